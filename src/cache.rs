@@ -1,0 +1,75 @@
+//! In-memory caches (moka) of everything a page needs from a client. Each has
+//! a TTL; concurrent misses for one key are coalesced into one client call.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use moka::future::Cache;
+
+use crate::clients::cloud::{CloudError, Region};
+use crate::clients::node::NodeInfo;
+use crate::clients::price::{PriceError, Quote};
+use crate::clients::wallet::{AccountState, WalletError};
+use crate::clients::{Cloud, PriceOracle, Wallet};
+use crate::domain::Timestamp;
+use crate::domain::money::{Micro, Pico};
+
+/// The app's caches.
+pub struct Caches {
+    price: Cache<(), Quote>,
+    accounts: Cache<u32, AccountState>,
+    fee: Cache<(), Pico>,
+    size_price: Cache<String, Micro>,
+    regions: Cache<String, Vec<Region>>,
+    /// Latest `get_info` of each node, by operation id; written by the health job only.
+    pub node_info: Cache<String, (Timestamp, Option<NodeInfo>)>,
+}
+
+impl Default for Caches {
+    fn default() -> Self {
+        let ttl = |secs| Duration::from_secs(secs);
+        Self {
+            price: Cache::builder().time_to_live(ttl(60)).build(),
+            accounts: Cache::builder().max_capacity(100_000).time_to_live(ttl(20)).build(),
+            fee: Cache::builder().time_to_live(ttl(600)).build(),
+            size_price: Cache::builder().time_to_live(ttl(6 * 3600)).build(),
+            regions: Cache::builder().time_to_live(ttl(6 * 3600)).build(),
+            node_info: Cache::builder().max_capacity(100_000).build(),
+        }
+    }
+}
+
+fn unarc<E: Clone>(e: Arc<E>) -> E {
+    (*e).clone()
+}
+
+impl Caches {
+    /// The XMR price.
+    pub async fn price(&self, p: &Arc<dyn PriceOracle>) -> Result<Quote, PriceError> {
+        self.price.try_get_with((), p.xmr_usd()).await.map_err(unarc)
+    }
+    /// One account's money.
+    pub async fn account(&self, w: &Arc<dyn Wallet>, index: u32) -> Result<AccountState, WalletError> {
+        self.accounts.try_get_with(index, w.account_state(index)).await.map_err(unarc)
+    }
+    /// Forgets an account's money (after a payment or a payout).
+    pub async fn forget_account(&self, index: u32) {
+        self.accounts.invalidate(&index).await;
+    }
+    /// The estimated payout fee.
+    pub async fn fee(&self, w: &Arc<dyn Wallet>) -> Result<Pico, WalletError> {
+        self.fee.try_get_with((), w.fee_estimate()).await.map_err(unarc)
+    }
+    /// A droplet size's hourly price.
+    pub async fn size_price(&self, c: &Arc<dyn Cloud>, size: &str) -> Result<Micro, CloudError> {
+        self.size_price.try_get_with(size.to_string(), c.size_price_hourly(size)).await.map_err(unarc)
+    }
+    /// Regions offering a size.
+    pub async fn regions(&self, c: &Arc<dyn Cloud>, size: &str) -> Result<Vec<Region>, CloudError> {
+        self.regions.try_get_with(size.to_string(), c.regions(size)).await.map_err(unarc)
+    }
+    /// Forgets the price (after the sandbox price changes).
+    pub async fn forget_price(&self) {
+        self.price.invalidate(&()).await;
+    }
+}

@@ -1,0 +1,28 @@
+//! Probing a launched node's `get_info`.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+/// The fields of monerod's `get_info` the app uses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    pub height: u64,
+    pub target_height: u64,
+    pub synchronized: bool,
+    pub incoming_connections_count: u32,
+    pub outgoing_connections_count: u32,
+    pub database_size: u64,
+    pub status: String,
+}
+
+/// Why a probe failed.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("node unreachable: {0}")]
+pub struct NodeError(pub String);
+
+/// Probes nodes.
+#[async_trait]
+pub trait NodeProbe: Send + Sync {
+    /// `get_info` of the node at `ip`, on the restricted RPC `port`.
+    async fn get_info(&self, ip: &str, port: u16) -> Result<NodeInfo, NodeError>;
+}

@@ -1,0 +1,29 @@
+//! Notices to the operator (Mattermost, webhook) about operations.
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+/// One notice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Notice {
+    pub op_id: Option<String>,
+    pub codename: Option<String>,
+    pub kind: String,
+    pub message: String,
+}
+
+/// Sends notices. Failing to notify never stops a job: it is logged.
+#[async_trait]
+pub trait Notifier: Send + Sync {
+    async fn notify(&self, notice: &Notice);
+}
+
+/// Keeps notices in the log only.
+pub struct LogNotifier;
+
+#[async_trait]
+impl Notifier for LogNotifier {
+    async fn notify(&self, n: &Notice) {
+        tracing::info!(kind = %n.kind, codename = ?n.codename, "notice: {}", n.message);
+    }
+}

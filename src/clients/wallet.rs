@@ -1,0 +1,121 @@
+//! The wallet: one account per operation, balances, incoming transfers, and
+//! payouts built without relaying so they can be stored before they are sent.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::Timestamp;
+use crate::domain::money::Pico;
+
+/// What the app must tell apart when the wallet fails.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum WalletError {
+    #[error("the wallet cannot be reached: {0}")]
+    Unreachable(String),
+    #[error("the wallet refused the credentials")]
+    AuthFailed,
+    #[error("the wallet is busy or syncing")]
+    Busy,
+    #[error("not enough money in the account")]
+    NotEnoughMoney,
+    #[error("not enough unlocked money in the account")]
+    NotEnoughUnlocked,
+    #[error("invalid address: {0}")]
+    InvalidAddress(String),
+    #[error("wallet error {code}: {message}")]
+    Rpc { code: i64, message: String },
+}
+
+/// A wallet account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub index: u32,
+    pub address: String,
+    pub label: String,
+}
+
+/// Where an incoming transfer stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferStatus {
+    /// In the transaction pool.
+    Pool,
+    /// In a block, still locked.
+    Locked,
+    /// Spendable.
+    Unlocked,
+    /// Carries a non-zero unlock time: ignored.
+    Ignored,
+}
+
+/// An incoming transfer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transfer {
+    pub txid: String,
+    pub amount: Pico,
+    pub seen_at: Timestamp,
+    pub confirmations: u64,
+    /// Blocks until spendable (0 when unlocked).
+    pub blocks_to_unlock: u64,
+    pub status: TransferStatus,
+}
+
+/// One account's money.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountState {
+    pub balance: Pico,
+    pub unlocked: Pico,
+    pub transfers: Vec<Transfer>,
+}
+
+impl AccountState {
+    /// Incoming money in the pool.
+    pub fn in_pool(&self) -> Pico {
+        self.sum(TransferStatus::Pool)
+    }
+    /// Incoming money in blocks, still locked.
+    pub fn locked(&self) -> Pico {
+        self.balance.saturating_sub(self.unlocked)
+    }
+    /// Money seen but not yet spendable (pool + locked).
+    pub fn pending(&self) -> Pico {
+        self.in_pool() + self.locked()
+    }
+    /// Total ever received (audit: deposits).
+    pub fn deposits(&self) -> Pico {
+        self.transfers.iter().filter(|t| t.status != TransferStatus::Ignored).map(|t| t.amount).sum()
+    }
+    fn sum(&self, s: TransferStatus) -> Pico {
+        self.transfers.iter().filter(|t| t.status == s).map(|t| t.amount).sum()
+    }
+}
+
+/// A transaction built but not relayed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuiltTx {
+    pub hash: String,
+    pub metadata: String,
+    pub amount: Pico,
+    pub fee: Pico,
+}
+
+/// What a wallet can do for the app.
+#[async_trait]
+pub trait Wallet: Send + Sync {
+    /// Creates the account of a new operation (labelled with its id), then stores the wallet.
+    async fn create_account(&self, label: &str) -> Result<Account, WalletError>;
+    /// Every account, for the start-up check.
+    async fn accounts(&self) -> Result<Vec<Account>, WalletError>;
+    /// Balances and incoming transfers of one account, in one call.
+    async fn account_state(&self, index: u32) -> Result<AccountState, WalletError>;
+    /// The network fee one payout is expected to cost.
+    async fn fee_estimate(&self) -> Result<Pico, WalletError>;
+    /// Builds (without relaying) a transfer of `amount` to `address`.
+    async fn build_transfer(&self, from: u32, address: &str, amount: Pico) -> Result<BuiltTx, WalletError>;
+    /// Builds (without relaying) a transfer of all unlocked money less the fee.
+    async fn build_sweep(&self, from: u32, address: &str) -> Result<BuiltTx, WalletError>;
+    /// Relays a built transaction; returns its hash.
+    async fn relay(&self, metadata: &str) -> Result<String, WalletError>;
+    /// Whether the wallet already knows an outgoing transaction.
+    async fn knows_tx(&self, from: u32, hash: &str) -> Result<bool, WalletError>;
+}

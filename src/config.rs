@@ -1,0 +1,561 @@
+//! Configuration: SPEC.md's table of variables, read from an env file and the
+//! process environment (the environment wins), typed and validated.
+//!
+//! Parsing works on a plain map so precedence and every error message can be
+//! unit-tested without touching the real environment.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use crate::domain::money::{Micro, parse_decimal_micro};
+use crate::domain::xmr_address::{Network, check_address};
+
+/// A setting that must never be logged or rendered.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    /// The secret itself; call sites are the only places it leaves this type.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// A configuration error: which variable, what was wrong, what was expected.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{var}: {message}")]
+pub struct ConfigError {
+    /// The variable at fault.
+    pub var: String,
+    /// What is wrong and what would be accepted.
+    pub message: String,
+}
+
+fn err(var: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError { var: var.to_string(), message: message.into() }
+}
+
+/// Cron schedules of the jobs (six fields, with seconds).
+#[derive(Debug, Clone)]
+pub struct Schedules {
+    /// `LAUNCH_SCHEDULE`.
+    pub launch: String,
+    /// `PAYOUT_SCHEDULE`.
+    pub payout: String,
+    /// `HEALTH_SCHEDULE`.
+    pub health: String,
+    /// `RECONCILE_SCHEDULE`.
+    pub reconcile: String,
+    /// `BACKUP_SCHEDULE`.
+    pub backup: String,
+}
+
+/// An IP address or a CIDR block from `ADMIN_IPS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpBlock {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl IpBlock {
+    /// Parses `1.2.3.4`, `1.2.3.0/24`, `::1` or `fd00::/8`.
+    pub fn parse(s: &str) -> Option<Self> {
+        let (ip, prefix) = match s.split_once('/') {
+            Some((ip, p)) => (ip.parse::<IpAddr>().ok()?, Some(p.parse::<u8>().ok()?)),
+            None => (s.parse::<IpAddr>().ok()?, None),
+        };
+        let max = if ip.is_ipv4() { 32 } else { 128 };
+        let prefix = prefix.unwrap_or(max);
+        (prefix <= max).then_some(Self { addr: ip, prefix })
+    }
+
+    /// Whether `ip` lies in this block.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let bits = |a: IpAddr| -> (u128, u32) {
+            match a {
+                IpAddr::V4(v) => (u128::from(u32::from(v)), 32),
+                IpAddr::V6(v) => (u128::from(v), 128),
+            }
+        };
+        let ip = match (self.addr, ip) {
+            (IpAddr::V4(_), IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => return false,
+            },
+            (IpAddr::V6(_), IpAddr::V4(_)) => return false,
+            _ => ip,
+        };
+        let (a, width) = bits(self.addr);
+        let (b, _) = bits(ip);
+        let shift = width - u32::from(self.prefix);
+        shift >= width || (a >> shift) == (b >> shift)
+    }
+}
+
+/// The whole configuration, typed.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub site_name: String,
+    pub server_name: String,
+    pub public_url: String,
+    pub listen_addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub stats_token: Option<Secret>,
+    pub admin_ips: Vec<IpBlock>,
+    pub launchpad_enabled: bool,
+    /// `MGMT_CHARGE_HOUR` in micro-USD per hour.
+    pub mgmt_charge_hour: Micro,
+    pub payout_address: String,
+    /// `PAYOUT_FREQUENCY` in seconds.
+    pub payout_frequency_secs: u64,
+    /// `MIN_FUNDED_HOURS` in seconds.
+    pub min_funded_secs: u64,
+    /// `LOW_FUNDS_HOURS` in seconds.
+    pub low_funds_secs: u64,
+    /// `GRACE_HOURS` in seconds.
+    pub grace_secs: u64,
+    pub xmr_network: Network,
+    pub wallet_rpc_endpoint: String,
+    pub wallet_rpc_user: String,
+    pub wallet_rpc_pass: Secret,
+    pub do_token: Option<Secret>,
+    pub do_api_url: String,
+    pub do_ssh_keys: Vec<String>,
+    pub do_droplet_image: String,
+    pub do_droplet_size: String,
+    pub do_droplet_storage_gb: u32,
+    /// `DO_VOLUME_PRICE_GB_MONTH` in micro-USD.
+    pub do_volume_price_gb_month: Micro,
+    pub do_domain: String,
+    pub do_regions: Vec<String>,
+    pub price_api_url: String,
+    pub kraken_api_url: String,
+    pub price_sources: Vec<String>,
+    pub price_max_age_secs: u64,
+    pub price_max_wait_secs: u64,
+    pub price_max_move_percent: u32,
+    pub node_rpc_port: u16,
+    pub node_prune: bool,
+    pub node_behind_blocks: u64,
+    pub max_active_nodes: Option<u32>,
+    pub max_awaiting_funds: u32,
+    pub unfunded_expire_secs: u64,
+    /// `LAUNCHPAD_RATE` as (operations, per seconds).
+    pub launchpad_rate: (u32, u64),
+    pub trusted_proxy: Option<IpAddr>,
+    pub orphan_min_age_secs: u64,
+    pub pending_wait_secs: u64,
+    pub mm_endpoint: String,
+    pub mm_channel: String,
+    pub mm_username: String,
+    pub mm_icon: String,
+    pub webhook_url: String,
+    pub schedules: Schedules,
+    pub payouts_paused: bool,
+    pub backup_keep: u32,
+    /// Resolved `SANDBOX`: true when the simulated clients run.
+    pub sandbox: bool,
+}
+
+/// Where variables came from, for `config check`.
+pub type VarMap = BTreeMap<String, String>;
+
+/// Reads an env file: `KEY=value` lines, `#` comments, optional `export `,
+/// optional single or double quotes around the value.
+pub fn read_env_file(path: &Path) -> Result<VarMap, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| err("--env-file", format!("cannot read {}: {e}", path.display())))?;
+    parse_env_text(&text).map_err(|(line, msg)| {
+        err("--env-file", format!("{} line {line}: {msg}", path.display()))
+    })
+}
+
+fn parse_env_text(text: &str) -> Result<VarMap, (usize, String)> {
+    let mut map = VarMap::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").unwrap_or(line);
+        let Some((k, v)) = line.split_once('=') else {
+            return Err((i + 1, "expected KEY=value".into()));
+        };
+        let v = v.trim();
+        let v = ['"', '\'']
+            .iter()
+            .find_map(|q| v.strip_prefix(*q).and_then(|s| s.strip_suffix(*q)))
+            .unwrap_or(v);
+        map.insert(k.trim().to_string(), v.to_string());
+    }
+    Ok(map)
+}
+
+/// Picks the env file SPEC.md names: the given one, else
+/// `/etc/nodecannon/nodecannon.env` when it exists, else `./.env` when it exists.
+pub fn default_env_file(given: Option<&Path>) -> Option<PathBuf> {
+    if let Some(p) = given {
+        return Some(p.to_path_buf());
+    }
+    ["/etc/nodecannon/nodecannon.env", ".env"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+/// Loads the configuration: env file first, the process environment over it.
+pub fn load(env_file: Option<&Path>) -> Result<Config, ConfigError> {
+    let mut vars = match default_env_file(env_file) {
+        Some(p) => read_env_file(&p)?,
+        None => VarMap::new(),
+    };
+    vars.extend(std::env::vars());
+    Config::from_vars(&vars)
+}
+
+struct Reader<'a>(&'a VarMap);
+
+impl Reader<'_> {
+    fn raw(&self, k: &str) -> Option<&str> {
+        self.0.get(k).map(|s| s.trim()).filter(|s| !s.is_empty())
+    }
+    fn string(&self, k: &str, default: &str) -> String {
+        self.raw(k).unwrap_or(default).to_string()
+    }
+    fn list(&self, k: &str) -> Vec<String> {
+        self.raw(k)
+            .map(|s| s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect())
+            .unwrap_or_default()
+    }
+    fn bool(&self, k: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.raw(k) {
+            None => Ok(default),
+            Some("1" | "true" | "yes" | "on") => Ok(true),
+            Some("0" | "false" | "no" | "off") => Ok(false),
+            Some(v) => Err(err(k, format!("expected 0 or 1, got {v:?}"))),
+        }
+    }
+    fn num<T: std::str::FromStr>(&self, k: &str, default: T, what: &str) -> Result<T, ConfigError> {
+        match self.raw(k) {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|_| err(k, format!("expected {what}, got {v:?}"))),
+        }
+    }
+    fn micro(&self, k: &str, default: &str) -> Result<Micro, ConfigError> {
+        let v = self.raw(k).unwrap_or(default);
+        parse_decimal_micro(v)
+            .ok_or_else(|| err(k, format!("expected a non-negative decimal like {default}, got {v:?}")))
+    }
+    fn hours_secs(&self, k: &str, default: &str) -> Result<u64, ConfigError> {
+        let micro_hours = self.micro(k, default)?;
+        Ok(micro_hours.saturating_mul(3600) / 1_000_000)
+    }
+}
+
+impl Config {
+    /// Builds and validates the configuration from a map of variables.
+    pub fn from_vars(vars: &VarMap) -> Result<Config, ConfigError> {
+        let r = Reader(vars);
+        let sandbox = resolve_sandbox(&r)?;
+        let server_name = r.string("SERVER_NAME", "localhost:8080");
+        let public_url = r
+            .raw("PUBLIC_URL")
+            .map(|s| s.trim_end_matches('/').to_string())
+            .unwrap_or_else(|| format!("http://{server_name}"));
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            return Err(err("PUBLIC_URL", format!("expected an http:// or https:// URL, got {public_url:?}")));
+        }
+        let listen_addr: SocketAddr =
+            r.num("LISTEN_ADDR", "127.0.0.1:8080".parse().expect("valid default"), "an address like 127.0.0.1:8080")?;
+        if sandbox && !listen_addr.ip().is_loopback() && r.raw("SANDBOX") != Some("1") {
+            return Err(err(
+                "LISTEN_ADDR",
+                format!("sandbox mode only listens on loopback, got {listen_addr}; set SANDBOX=1 to serve a demo publicly"),
+            ));
+        }
+        let xmr_network = match r.raw("XMR_NETWORK").unwrap_or("mainnet") {
+            "mainnet" => Network::Mainnet,
+            "stagenet" => Network::Stagenet,
+            "testnet" => Network::Testnet,
+            v => return Err(err("XMR_NETWORK", format!("expected mainnet, stagenet or testnet, got {v:?}"))),
+        };
+        let payout_address = match (r.raw("PAYOUT_ADDRESS"), sandbox) {
+            (Some(a), _) => {
+                check_address(a, xmr_network).map_err(|m| err("PAYOUT_ADDRESS", m))?;
+                a.to_string()
+            }
+            (None, true) => crate::sandbox::FAKE_PAYOUT_ADDRESS.to_string(),
+            (None, false) => return Err(err("PAYOUT_ADDRESS", "required outside sandbox: the operator's XMR address")),
+        };
+        let do_domain = match (r.raw("DO_DOMAIN"), sandbox) {
+            (Some(d), _) => d.trim_end_matches('.').to_lowercase(),
+            (None, true) => "sandbox.invalid".to_string(),
+            (None, false) => return Err(err("DO_DOMAIN", "required outside sandbox: a domain managed in DigitalOcean DNS")),
+        };
+        let wallet_rpc_endpoint = match r.raw("XMR_WALLET_RPC_ENDPOINT") {
+            Some(e) => e.trim_end_matches('/').to_string(),
+            None => format!(
+                "{}://{}:{}",
+                r.string("XMR_WALLET_RPC_PROTO", "http"),
+                r.string("XMR_WALLET_RPC_HOST", "127.0.0.1"),
+                r.num::<u16>("XMR_WALLET_RPC_PORT", 18083, "a port number")?
+            ),
+        };
+        let admin_ips = r
+            .list("ADMIN_IPS")
+            .iter()
+            .map(|s| IpBlock::parse(s).ok_or_else(|| err("ADMIN_IPS", format!("{s:?} is not an IP address or CIDR block"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let price_sources = r.list("PRICE_SOURCES");
+        let price_sources = if price_sources.is_empty() { vec!["coingecko".into(), "kraken".into()] } else { price_sources };
+        if let Some(bad) = price_sources.iter().find(|s| !matches!(s.as_str(), "coingecko" | "kraken")) {
+            return Err(err("PRICE_SOURCES", format!("unknown source {bad:?}; expected coingecko and/or kraken")));
+        }
+        let payout_frequency_secs = r.hours_secs("PAYOUT_FREQUENCY", if sandbox { "0.05" } else { "3" })?;
+        if payout_frequency_secs < 60 {
+            return Err(err("PAYOUT_FREQUENCY", "must be at least one minute (0.0167 hours)"));
+        }
+        let s = |k: &str, real: &str, demo: &str| r.string(k, if sandbox { demo } else { real });
+        let cfg = Config {
+            site_name: r.string("SITE_NAME", "XMR Node Cannon"),
+            server_name,
+            public_url,
+            listen_addr,
+            data_dir: PathBuf::from(r.string("DATA_DIR", "./nodecannon-data")),
+            stats_token: r.raw("STATS_TOKEN").map(Secret::new),
+            admin_ips,
+            launchpad_enabled: r.bool("LAUNCHPAD_ENABLED", true)?,
+            mgmt_charge_hour: r.micro("MGMT_CHARGE_HOUR", "0.006")?,
+            payout_address,
+            payout_frequency_secs,
+            min_funded_secs: r.hours_secs("MIN_FUNDED_HOURS", "336")?,
+            low_funds_secs: r.hours_secs("LOW_FUNDS_HOURS", "48")?,
+            grace_secs: r.hours_secs("GRACE_HOURS", "72")?,
+            xmr_network,
+            wallet_rpc_endpoint,
+            wallet_rpc_user: r.string("XMR_WALLET_RPC_USER", ""),
+            wallet_rpc_pass: Secret::new(r.string("XMR_WALLET_RPC_PASS", "")),
+            do_token: r.raw("DO_TOKEN").map(Secret::new),
+            do_api_url: r.string("DO_API_URL", "https://api.digitalocean.com").trim_end_matches('/').to_string(),
+            do_ssh_keys: r.list("DO_SSH_KEY"),
+            do_droplet_image: r.string("DO_DROPLET_IMAGE", "ubuntu-24-04-x64"),
+            do_droplet_size: r.string("DO_DROPLET_SIZE", "s-2vcpu-4gb"),
+            do_droplet_storage_gb: r.num("DO_DROPLET_STORAGE_GB", 150, "a whole number of GiB")?,
+            do_volume_price_gb_month: r.micro("DO_VOLUME_PRICE_GB_MONTH", "0.10")?,
+            do_domain,
+            do_regions: r.list("DO_REGIONS"),
+            price_api_url: r.string("PRICE_API_URL", "https://api.coingecko.com").trim_end_matches('/').to_string(),
+            kraken_api_url: r.string("KRAKEN_API_URL", "https://api.kraken.com").trim_end_matches('/').to_string(),
+            price_sources,
+            price_max_age_secs: r.num::<u64>("PRICE_MAX_AGE_MINUTES", 60, "whole minutes")? * 60,
+            price_max_wait_secs: r.hours_secs("PRICE_MAX_WAIT_HOURS", "12")?,
+            price_max_move_percent: r.num("PRICE_MAX_MOVE_PERCENT", 50, "a whole percentage")?,
+            node_rpc_port: r.num("NODE_RPC_PORT", 18081, "a port number")?,
+            node_prune: r.bool("NODE_PRUNE", true)?,
+            node_behind_blocks: r.num("NODE_BEHIND_BLOCKS", 10, "a whole number of blocks")?,
+            max_active_nodes: match r.raw("MAX_ACTIVE_NODES") {
+                None => None,
+                Some(_) => Some(r.num("MAX_ACTIVE_NODES", 0, "a whole number of nodes")?),
+            },
+            max_awaiting_funds: r.num("MAX_AWAITING_FUNDS", 500, "a whole number of operations")?,
+            unfunded_expire_secs: r.num::<u64>("UNFUNDED_EXPIRE_DAYS", 7, "whole days")? * 86_400,
+            launchpad_rate: parse_rate(r.raw("LAUNCHPAD_RATE").unwrap_or("5/hour"))
+                .ok_or_else(|| err("LAUNCHPAD_RATE", "expected N/second, N/minute, N/hour or N/day, e.g. 5/hour"))?,
+            trusted_proxy: match r.raw("TRUSTED_PROXY") {
+                None => None,
+                Some(v) => Some(v.parse().map_err(|_| err("TRUSTED_PROXY", format!("expected an IP address, got {v:?}")))?),
+            },
+            orphan_min_age_secs: r.num::<u64>("ORPHAN_MIN_AGE_MINUTES", 30, "whole minutes")? * 60,
+            pending_wait_secs: r.hours_secs("PENDING_WAIT_HOURS", "2")?,
+            mm_endpoint: r.string("MM_ENDPOINT", ""),
+            mm_channel: r.string("MM_CHANNEL", ""),
+            mm_username: r.string("MM_USERNAME", ""),
+            mm_icon: r.string("MM_ICON", ""),
+            webhook_url: r.string("WEBHOOK_URL", ""),
+            schedules: Schedules {
+                launch: s("LAUNCH_SCHEDULE", "0 */10 * * * *", "*/10 * * * * *"),
+                payout: s("PAYOUT_SCHEDULE", "0 5 * * * *", "*/15 * * * * *"),
+                health: s("HEALTH_SCHEDULE", "30 * * * * *", "*/10 * * * * *"),
+                reconcile: s("RECONCILE_SCHEDULE", "0 */15 * * * *", "0 * * * * *"),
+                backup: s("BACKUP_SCHEDULE", "0 45 * * * *", "0 45 * * * *"),
+            },
+            payouts_paused: r.bool("PAYOUTS_PAUSED", false)?,
+            backup_keep: r.num("BACKUP_KEEP", 48, "a whole number of backups")?,
+            sandbox,
+        };
+        for (var, cron) in cfg.schedule_list() {
+            crate::scheduler::check_cron(cron).map_err(|m| err(var, m))?;
+        }
+        Ok(cfg)
+    }
+
+    /// The schedules with the variables that set them.
+    pub fn schedule_list(&self) -> [(&'static str, &str); 5] {
+        let s = &self.schedules;
+        [
+            ("LAUNCH_SCHEDULE", &s.launch),
+            ("PAYOUT_SCHEDULE", &s.payout),
+            ("HEALTH_SCHEDULE", &s.health),
+            ("RECONCILE_SCHEDULE", &s.reconcile),
+            ("BACKUP_SCHEDULE", &s.backup),
+        ]
+    }
+
+    /// A summary for `config check`, secrets masked.
+    pub fn summary(&self) -> Vec<(&'static str, String)> {
+        let mask = |s: &Option<Secret>| if s.is_some() { "*** (set)".to_string() } else { "(not set)".to_string() };
+        vec![
+            ("mode", if self.sandbox { "sandbox".into() } else { "real".into() }),
+            ("SITE_NAME", self.site_name.clone()),
+            ("PUBLIC_URL", self.public_url.clone()),
+            ("LISTEN_ADDR", self.listen_addr.to_string()),
+            ("DATA_DIR", self.data_dir.display().to_string()),
+            ("STATS_TOKEN", if self.stats_token.is_some() { "*** (set)".into() } else { "generated into DATA_DIR/admin-token".into() }),
+            ("XMR_NETWORK", self.xmr_network.as_str().into()),
+            ("PAYOUT_ADDRESS", self.payout_address.clone()),
+            ("PAYOUT_FREQUENCY", format!("{} s", self.payout_frequency_secs)),
+            ("XMR_WALLET_RPC_ENDPOINT", self.wallet_rpc_endpoint.clone()),
+            ("XMR_WALLET_RPC_PASS", if self.wallet_rpc_pass.expose().is_empty() { "(not set)".into() } else { "***".into() }),
+            ("DO_TOKEN", mask(&self.do_token)),
+            ("DO_DOMAIN", self.do_domain.clone()),
+            ("DO_DROPLET_SIZE", self.do_droplet_size.clone()),
+            ("PAYOUTS_PAUSED", self.payouts_paused.to_string()),
+        ]
+    }
+}
+
+fn resolve_sandbox(r: &Reader) -> Result<bool, ConfigError> {
+    const WALLET: [&str; 6] = [
+        "XMR_WALLET_RPC_ENDPOINT",
+        "XMR_WALLET_RPC_PROTO",
+        "XMR_WALLET_RPC_HOST",
+        "XMR_WALLET_RPC_PORT",
+        "XMR_WALLET_RPC_USER",
+        "XMR_WALLET_RPC_PASS",
+    ];
+    let wallet = WALLET.iter().any(|k| r.raw(k).is_some());
+    let cloud = r.raw("DO_TOKEN").is_some();
+    match r.raw("SANDBOX").unwrap_or("auto") {
+        "1" => Ok(true),
+        "0" | "auto" => {
+            let forbid = r.raw("SANDBOX") == Some("0");
+            match (wallet, cloud) {
+                (false, false) if !forbid => Ok(true),
+                (false, false) => Err(err("SANDBOX", "is 0 but neither DO_TOKEN nor XMR_WALLET_RPC_ENDPOINT is set")),
+                (true, false) => Err(err("DO_TOKEN", "missing: XMR_WALLET_RPC_* is set, so this is a real install and needs DigitalOcean too (real and simulated parts never mix)")),
+                (false, true) => Err(err("XMR_WALLET_RPC_ENDPOINT", "missing: DO_TOKEN is set, so this is a real install and needs monero-wallet-rpc too (real and simulated parts never mix)")),
+                (true, true) => Ok(false),
+            }
+        }
+        v => Err(err("SANDBOX", format!("expected auto, 1 or 0, got {v:?}"))),
+    }
+}
+
+fn parse_rate(s: &str) -> Option<(u32, u64)> {
+    let (n, per) = s.split_once('/')?;
+    let n: u32 = n.trim().parse().ok().filter(|n| *n > 0)?;
+    let secs = match per.trim() {
+        "second" | "s" => 1,
+        "minute" | "min" | "m" => 60,
+        "hour" | "h" => 3600,
+        "day" | "d" => 86_400,
+        _ => return None,
+    };
+    Some((n, secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> VarMap {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn empty_environment_is_a_sandbox_on_loopback() {
+        let c = Config::from_vars(&VarMap::new()).unwrap();
+        assert!(c.sandbox);
+        assert_eq!(c.listen_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.public_url, "http://localhost:8080");
+        assert_eq!(c.mgmt_charge_hour, 6_000);
+        assert_eq!(c.do_volume_price_gb_month, 100_000);
+        assert_eq!(c.min_funded_secs, 336 * 3600);
+    }
+
+    #[test]
+    fn sandbox_refuses_a_public_listen_address_unless_forced() {
+        let e = Config::from_vars(&vars(&[("LISTEN_ADDR", "0.0.0.0:8080")])).unwrap_err();
+        assert_eq!(e.var, "LISTEN_ADDR");
+        let c = Config::from_vars(&vars(&[("LISTEN_ADDR", "0.0.0.0:8080"), ("SANDBOX", "1")])).unwrap();
+        assert!(c.sandbox);
+    }
+
+    #[test]
+    fn partial_real_configuration_names_what_is_missing() {
+        let e = Config::from_vars(&vars(&[("DO_TOKEN", "x")])).unwrap_err();
+        assert_eq!(e.var, "XMR_WALLET_RPC_ENDPOINT");
+        let e = Config::from_vars(&vars(&[("XMR_WALLET_RPC_PORT", "18083")])).unwrap_err();
+        assert_eq!(e.var, "DO_TOKEN");
+        let e = Config::from_vars(&vars(&[("DO_TOKEN", "x"), ("XMR_WALLET_RPC_HOST", "h")])).unwrap_err();
+        assert_eq!(e.var, "PAYOUT_ADDRESS");
+    }
+
+    #[test]
+    fn malformed_values_name_the_variable() {
+        for (k, v) in [
+            ("PAYOUT_FREQUENCY", "three"),
+            ("MGMT_CHARGE_HOUR", "-1"),
+            ("LISTEN_ADDR", "nowhere"),
+            ("XMR_NETWORK", "moonnet"),
+            ("LAUNCHPAD_RATE", "5 per hour"),
+            ("ADMIN_IPS", "10.0.0.0/99"),
+            ("PAYOUT_SCHEDULE", "every hour"),
+            ("LAUNCHPAD_ENABLED", "maybe"),
+            ("PUBLIC_URL", "ftp://x"),
+        ] {
+            let e = Config::from_vars(&vars(&[(k, v)])).unwrap_err();
+            assert_eq!(e.var, k, "{e}");
+        }
+    }
+
+    #[test]
+    fn env_file_parsing_and_precedence() {
+        let m = parse_env_text("# c\nexport SITE_NAME=\"My Cannon\"\nPAYOUT_FREQUENCY='1.5'\n\n").unwrap();
+        assert_eq!(m["SITE_NAME"], "My Cannon");
+        let mut m2 = m.clone();
+        m2.insert("SITE_NAME".into(), "From env".into());
+        let c = Config::from_vars(&m2).unwrap();
+        assert_eq!(c.site_name, "From env");
+        assert_eq!(c.payout_frequency_secs, 5400);
+        assert!(parse_env_text("JUSTAWORD").is_err());
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let c = Config::from_vars(&vars(&[("STATS_TOKEN", "hunter2")])).unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+        assert!(!format!("{:?}", c.summary()).contains("hunter2"));
+    }
+
+    #[test]
+    fn ip_blocks_match() {
+        let b = IpBlock::parse("10.1.0.0/16").unwrap();
+        assert!(b.contains("10.1.2.3".parse().unwrap()));
+        assert!(!b.contains("10.2.0.1".parse().unwrap()));
+        assert!(IpBlock::parse("::1").unwrap().contains("::1".parse().unwrap()));
+        assert!(IpBlock::parse("0.0.0.0/0").unwrap().contains("8.8.8.8".parse().unwrap()));
+    }
+}

@@ -1,0 +1,14 @@
+//! nodecannon: pay in Monero for a public Monero node on DigitalOcean, for as
+//! long as the money lasts. `main.rs` only calls [`cli::main`].
+
+pub mod app;
+pub mod cache;
+pub mod clients;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod metrics;
+pub mod sandbox;
+pub mod scheduler;
+pub mod store;
+pub mod util;

@@ -1,0 +1,112 @@
+//! Opening the database: create the tables of a new store, refuse a store from
+//! a newer build, and migrate an older one (backed up first) in one transaction.
+
+use std::path::Path;
+
+use redb::{Database, DatabaseError, ReadableDatabase, ReadableTable, WriteTransaction};
+
+use super::tables::{self, Codec};
+use super::{Result, SCHEMA_VERSION, StoreError};
+use crate::domain::operation::Operation;
+
+/// One migration: from `version - 1` to `version`.
+struct Migration {
+    version: u64,
+    what: &'static str,
+    run: fn(&WriteTransaction) -> Result<()>,
+}
+
+const MIGRATIONS: [Migration; 1] = [Migration {
+    version: 2,
+    what: "index operations by codename",
+    run: index_codenames,
+}];
+
+fn index_codenames(txn: &WriteTransaction) -> Result<()> {
+    let ops = txn.open_table(tables::OPERATIONS.def)?;
+    let mut names = txn.open_table(tables::CODENAMES.def)?;
+    for item in ops.range::<&str>(..)? {
+        let (k, v) = item?;
+        let op = Operation::decode(v.value())
+            .map_err(|e| StoreError::Corrupt { what: format!("operations/{}", k.value()), source: e })?;
+        names.insert(op.codename.as_str(), op.id.encode().as_slice())?;
+    }
+    Ok(())
+}
+
+fn open_db(path: &Path) -> Result<Database> {
+    Database::create(path).map_err(|e| match e {
+        DatabaseError::DatabaseAlreadyOpen => StoreError::Locked(path.to_path_buf()),
+        e => e.into(),
+    })
+}
+
+fn read_version(db: &Database) -> Result<Option<u64>> {
+    let r = db.begin_read()?;
+    let meta = match r.open_table(tables::META.def) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let v = meta.get("schema_version")?.map(|g| u64::decode(g.value()).unwrap_or(0));
+    Ok(v)
+}
+
+fn set_version(txn: &WriteTransaction, v: u64) -> Result<()> {
+    txn.open_table(tables::META.def)?.insert("schema_version", v.encode().as_slice())?;
+    Ok(())
+}
+
+/// Opens the database at `path`, creating or migrating it.
+pub(super) fn open_and_migrate(path: &Path, data_dir: &Path, now: i64) -> Result<Database> {
+    let db = open_db(path)?;
+    let version = read_version(&db)?;
+    match version {
+        None => {
+            let txn = db.begin_write()?;
+            for t in tables::ALL {
+                txn.open_table(t)?;
+            }
+            set_version(&txn, SCHEMA_VERSION)?;
+            txn.commit()?;
+            Ok(db)
+        }
+        Some(v) if v == SCHEMA_VERSION => Ok(db),
+        Some(v) if v > SCHEMA_VERSION => Err(StoreError::TooNew { found: v, known: SCHEMA_VERSION }),
+        Some(v) => {
+            drop(db);
+            let backups = data_dir.join("backups");
+            std::fs::create_dir_all(&backups)?;
+            let copy = backups.join(format!("pre-migration-v{v}-{now}.redb"));
+            std::fs::copy(path, &copy)?;
+            tracing::info!(from = v, to = SCHEMA_VERSION, backup = %copy.display(), "migrating the store");
+            let db = open_db(path)?;
+            let txn = db.begin_write()?;
+            for t in tables::ALL {
+                txn.open_table(t)?;
+            }
+            for m in MIGRATIONS.iter().filter(|m| m.version > v) {
+                tracing::info!(version = m.version, "migration: {}", m.what);
+                (m.run)(&txn)?;
+            }
+            set_version(&txn, SCHEMA_VERSION)?;
+            txn.commit()?;
+            Ok(db)
+        }
+    }
+}
+
+/// Writes a schema-1 store, for tests of the migration.
+#[cfg(test)]
+pub(super) fn write_v1(path: &Path, ops: &[Operation]) {
+    let db = Database::create(path).unwrap();
+    let txn = db.begin_write().unwrap();
+    {
+        let mut t = txn.open_table(tables::OPERATIONS.def).unwrap();
+        for op in ops {
+            t.insert(op.id.as_str(), op.encode().as_slice()).unwrap();
+        }
+    }
+    set_version(&txn, 1).unwrap();
+    txn.commit().unwrap();
+}

@@ -1,0 +1,107 @@
+//! Every redb table of the store, typed at the edge: keys are strings, values
+//! are JSON of one Rust type each (the codec is [`Codec`]). All tables share
+//! the raw `&str → &[u8]` shape so backups and migrations copy them generically.
+
+use std::marker::PhantomData;
+
+use redb::TableDefinition;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::domain::event::Event;
+use crate::domain::operation::Operation;
+use crate::domain::payout::Payout;
+
+/// The raw table shape.
+pub type Raw = TableDefinition<'static, &'static str, &'static [u8]>;
+
+/// A table whose values are `V`.
+pub struct Table<V> {
+    /// The redb definition.
+    pub def: Raw,
+    _v: PhantomData<fn() -> V>,
+}
+
+impl<V> Table<V> {
+    const fn new(name: &'static str) -> Self {
+        Self { def: TableDefinition::new(name), _v: PhantomData }
+    }
+}
+
+/// How a stored type becomes bytes and back.
+pub trait Codec: Sized {
+    /// Encodes the value.
+    fn encode(&self) -> Vec<u8>;
+    /// Decodes the value; a failure is a corrupt store.
+    fn decode(bytes: &[u8]) -> Result<Self, serde_json::Error>;
+}
+
+impl<T: Serialize + DeserializeOwned> Codec for T {
+    fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+    fn decode(bytes: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+}
+
+/// A job's last pass, for `/status`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct JobRecord {
+    pub last_run: i64,
+    pub ok: bool,
+    pub outcome: String,
+}
+
+/// One probe of a launched node.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct HealthSample {
+    pub at: i64,
+    pub reachable: bool,
+    pub height: u64,
+    pub target_height: u64,
+    pub synchronized: bool,
+    pub peers_in: u32,
+    pub peers_out: u32,
+    pub database_size: u64,
+    pub status: String,
+}
+
+/// `schema_version` and other single values.
+pub const META: Table<u64> = Table::new("meta");
+/// Operations by id.
+pub const OPERATIONS: Table<Operation> = Table::new("operations");
+/// Operation id by codename (schema 2).
+pub const CODENAMES: Table<String> = Table::new("codenames");
+/// Events by `<op id>/<seq>`.
+pub const EVENTS: Table<Event> = Table::new("events");
+/// Payouts by `<op id>/<seq>`.
+pub const PAYOUTS: Table<Payout> = Table::new("payouts");
+/// Node health samples by `<op id>/<time>`.
+pub const HEALTH: Table<HealthSample> = Table::new("health");
+/// Last pass of each job by name.
+pub const JOBS: Table<JobRecord> = Table::new("jobs");
+/// State of the sandbox's simulated services, by key (JSON of various types).
+pub const SANDBOX: Table<serde_json::Value> = Table::new("sandbox");
+
+/// Every table, for creation, backups and migrations.
+pub const ALL: [Raw; 8] = [
+    META.def,
+    OPERATIONS.def,
+    CODENAMES.def,
+    EVENTS.def,
+    PAYOUTS.def,
+    HEALTH.def,
+    JOBS.def,
+    SANDBOX.def,
+];
+
+/// The key of the `n`th entry of an operation in a per-operation table.
+pub fn seq_key(op_id: &str, n: u64) -> String {
+    format!("{op_id}/{n:012}")
+}
+
+/// The key range of one operation in a per-operation table.
+pub fn op_range(op_id: &str) -> (String, String) {
+    (format!("{op_id}/"), format!("{op_id}0"))
+}

@@ -1,0 +1,143 @@
+use super::*;
+use crate::domain::event::EventKind;
+use crate::domain::operation::sample;
+use crate::domain::state::State;
+
+fn open() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path(), 1).unwrap();
+    (dir, s)
+}
+
+fn create(s: &Store, id: &str, name: &str) -> Result<()> {
+    s.write(|tx| {
+        tx.insert_op(&sample(id, name))?;
+        tx.event(id, 1, EventKind::Created, "created")
+    })
+}
+
+const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+#[test]
+fn a_state_change_and_its_event_commit_together() {
+    let (_d, s) = open();
+    create(&s, A, "alpha").unwrap();
+    s.write(|tx| {
+        let mut op = tx.op(A)?;
+        op.go(State::Funded, 5).unwrap();
+        tx.put_op(&op)?;
+        tx.event(A, 5, EventKind::Funded, "funded")
+    })
+    .unwrap();
+    assert_eq!(s.operation(A).unwrap().unwrap().state, State::Funded);
+    let evs = s.events(A).unwrap();
+    assert_eq!(evs.iter().map(|e| e.kind).collect::<Vec<_>>(), [EventKind::Created, EventKind::Funded]);
+}
+
+#[test]
+fn a_failed_event_write_rolls_the_change_back() {
+    let (_d, s) = open();
+    create(&s, A, "alpha").unwrap();
+    s.fail_event_writes(true);
+    let r = s.write(|tx| {
+        let mut op = tx.op(A)?;
+        op.go(State::Funded, 5).unwrap();
+        tx.put_op(&op)?;
+        tx.event(A, 5, EventKind::Funded, "funded")
+    });
+    assert!(r.is_err());
+    s.fail_event_writes(false);
+    assert_eq!(s.operation(A).unwrap().unwrap().state, State::AwaitingFunds);
+    assert_eq!(s.events(A).unwrap().len(), 1);
+}
+
+#[test]
+fn a_change_without_an_event_is_refused() {
+    let (_d, s) = open();
+    create(&s, A, "alpha").unwrap();
+    let r = s.write(|tx| {
+        let mut op = tx.op(A)?;
+        op.problem = Some("x".into());
+        tx.put_op(&op)
+    });
+    assert!(matches!(r, Err(StoreError::NoEvent(_))));
+    assert_eq!(s.operation(A).unwrap().unwrap().problem, None);
+}
+
+#[test]
+fn codenames_are_unique_and_findable() {
+    let (_d, s) = open();
+    create(&s, A, "alpha").unwrap();
+    assert!(matches!(create(&s, B, "alpha"), Err(StoreError::CodenameTaken(_))));
+    assert!(s.operation(B).unwrap().is_none());
+    assert_eq!(s.find_operation("ALPHA").unwrap().unwrap().id, A);
+    assert_eq!(s.find_operation(A).unwrap().unwrap().codename, "alpha");
+    assert!(s.find_operation("nope").unwrap().is_none());
+}
+
+#[test]
+fn a_second_open_is_refused_with_a_clear_error() {
+    let (d, _s) = open();
+    let e = Store::open(d.path(), 2).err().unwrap();
+    assert!(matches!(e, StoreError::Locked(_)), "{e}");
+}
+
+#[test]
+fn an_older_store_is_backed_up_then_migrated() {
+    let d = tempfile::tempdir().unwrap();
+    migrate::write_v1(&Store::file_in(d.path()), &[sample(A, "alpha")]);
+    let s = Store::open(d.path(), 77).unwrap();
+    assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
+    assert_eq!(s.find_operation("alpha").unwrap().unwrap().id, A, "codename index built");
+    assert!(d.path().join("backups/pre-migration-v1-77.redb").exists());
+}
+
+#[test]
+fn a_newer_store_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    {
+        let s = Store::open(d.path(), 1).unwrap();
+        s.db.begin_write()
+            .map(|t| {
+                t.open_table(tables::META.def).unwrap().insert("schema_version", b"99".as_slice()).unwrap();
+                t.commit().unwrap();
+            })
+            .unwrap();
+    }
+    assert!(matches!(Store::open(d.path(), 1), Err(StoreError::TooNew { found: 99, .. })));
+}
+
+#[test]
+fn backups_are_databases_with_the_same_content_and_restore() {
+    let (d, s) = open();
+    create(&s, A, "alpha").unwrap();
+    let file = d.path().join("copy.redb");
+    assert!(backup_to(&s, &file).unwrap() > 0);
+    let empty = tempfile::tempdir().unwrap();
+    restore_from(&file, empty.path()).unwrap();
+    let r = Store::open(empty.path(), 1).unwrap();
+    assert_eq!(r.find_operation("alpha").unwrap().unwrap().id, A);
+    assert_eq!(r.events(A).unwrap().len(), 1);
+}
+
+#[test]
+fn health_history_is_bounded() {
+    let (_d, s) = open();
+    for at in 0..10 {
+        let h = HealthSample {
+            at,
+            reachable: true,
+            height: at as u64,
+            target_height: 9,
+            synchronized: false,
+            peers_in: 0,
+            peers_out: 0,
+            database_size: 0,
+            status: "ok".into(),
+        };
+        s.write(|tx| tx.add_health(A, &h, 4)).unwrap();
+    }
+    let h = s.health(A).unwrap();
+    assert_eq!(h.iter().map(|x| x.at).collect::<Vec<_>>(), [6, 7, 8, 9]);
+}

@@ -1,0 +1,151 @@
+//! A write transaction with typed access. It refuses to commit an operation
+//! change that appended no event for that operation.
+
+use std::collections::BTreeSet;
+
+use redb::{ReadableTable, WriteTransaction};
+
+use super::tables::{self, Codec, HealthSample, JobRecord, Table, op_range, seq_key};
+use super::{Result, StoreError};
+use crate::domain::Timestamp;
+use crate::domain::event::{Event, EventKind};
+use crate::domain::operation::Operation;
+use crate::domain::payout::Payout;
+
+/// One write transaction in progress.
+pub struct Tx<'t> {
+    txn: &'t WriteTransaction,
+    changed: BTreeSet<String>,
+    evented: BTreeSet<String>,
+    #[cfg(test)]
+    fail_events: bool,
+}
+
+pub(super) fn get<V: Codec>(txn: &WriteTransaction, t: &Table<V>, key: &str) -> Result<Option<V>> {
+    let table = txn.open_table(t.def)?;
+    let v = table.get(key)?;
+    v.map(|g| V::decode(g.value()).map_err(|e| StoreError::Corrupt { what: format!("{}/{key}", t.def), source: e }))
+        .transpose()
+}
+
+pub(super) fn put<V: Codec>(txn: &WriteTransaction, t: &Table<V>, key: &str, v: &V) -> Result<()> {
+    txn.open_table(t.def)?.insert(key, v.encode().as_slice())?;
+    Ok(())
+}
+
+fn next_seq<V>(txn: &WriteTransaction, t: &Table<V>, op_id: &str) -> Result<u64> {
+    let table = txn.open_table(t.def)?;
+    let (a, b) = op_range(op_id);
+    let last = table.range(a.as_str()..b.as_str())?.next_back().transpose()?;
+    Ok(match last {
+        Some((k, _)) => k.value().rsplit('/').next().and_then(|n| n.parse::<u64>().ok()).unwrap_or(0) + 1,
+        None => 1,
+    })
+}
+
+impl<'t> Tx<'t> {
+    pub(super) fn new(txn: &'t WriteTransaction) -> Self {
+        Self {
+            txn,
+            changed: BTreeSet::new(),
+            evented: BTreeSet::new(),
+            #[cfg(test)]
+            fail_events: false,
+        }
+    }
+
+    #[cfg(test)]
+    pub(super) fn set_fail_events(&mut self, fail: bool) {
+        self.fail_events = fail;
+    }
+
+    pub(super) fn finish(&self) -> Result<()> {
+        match self.changed.difference(&self.evented).next() {
+            Some(id) => Err(StoreError::NoEvent(id.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// An operation by id.
+    pub fn op(&self, id: &str) -> Result<Operation> {
+        get(self.txn, &tables::OPERATIONS, id)?.ok_or_else(|| StoreError::NotFound(id.to_string()))
+    }
+
+    /// Stores a new operation; its codename must be free.
+    pub fn insert_op(&mut self, op: &Operation) -> Result<()> {
+        if get(self.txn, &tables::CODENAMES, &op.codename)?.is_some() {
+            return Err(StoreError::CodenameTaken(op.codename.clone()));
+        }
+        put(self.txn, &tables::CODENAMES, &op.codename, &op.id)?;
+        self.put_op(op)
+    }
+
+    /// Stores a changed operation (an event for it must follow in this transaction).
+    pub fn put_op(&mut self, op: &Operation) -> Result<()> {
+        put(self.txn, &tables::OPERATIONS, &op.id, op)?;
+        self.changed.insert(op.id.clone());
+        Ok(())
+    }
+
+    /// Appends an event to an operation's history.
+    pub fn event(&mut self, op_id: &str, at: Timestamp, kind: EventKind, message: impl Into<String>) -> Result<()> {
+        #[cfg(test)]
+        if self.fail_events {
+            return Err(StoreError::Task("event write failed (injected)".into()));
+        }
+        let ev = Event { op_id: op_id.to_string(), at, kind, message: message.into() };
+        let seq = next_seq(self.txn, &tables::EVENTS, op_id)?;
+        put(self.txn, &tables::EVENTS, &seq_key(op_id, seq), &ev)?;
+        self.evented.insert(op_id.to_string());
+        Ok(())
+    }
+
+    /// The sequence number the next payout of an operation gets.
+    pub fn next_payout_seq(&self, op_id: &str) -> Result<u64> {
+        next_seq(self.txn, &tables::PAYOUTS, op_id)
+    }
+
+    /// Stores a payout (new or updated).
+    pub fn put_payout(&mut self, p: &Payout) -> Result<()> {
+        put(self.txn, &tables::PAYOUTS, &seq_key(&p.op_id, p.seq), p)
+    }
+
+    /// Records a job pass.
+    pub fn put_job(&mut self, name: &str, rec: &JobRecord) -> Result<()> {
+        put(self.txn, &tables::JOBS, name, rec)
+    }
+
+    /// Adds a health sample, keeping the newest `keep` of the operation.
+    pub fn add_health(&mut self, op_id: &str, s: &HealthSample, keep: usize) -> Result<()> {
+        let key = seq_key(op_id, u64::try_from(s.at).unwrap_or(0));
+        put(self.txn, &tables::HEALTH, &key, s)?;
+        let mut table = self.txn.open_table(tables::HEALTH.def)?;
+        let (a, b) = op_range(op_id);
+        let keys: Vec<String> = table
+            .range(a.as_str()..b.as_str())?
+            .map(|r| r.map(|(k, _)| k.value().to_string()))
+            .collect::<std::result::Result<_, _>>()?;
+        for k in keys.iter().take(keys.len().saturating_sub(keep)) {
+            table.remove(k.as_str())?;
+        }
+        Ok(())
+    }
+
+    /// A value of the sandbox's simulated services.
+    pub fn sandbox_get<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        get(self.txn, &tables::SANDBOX, key)?
+            .map(|v| serde_json::from_value(v).map_err(|e| StoreError::Corrupt { what: format!("sandbox/{key}"), source: e }))
+            .transpose()
+    }
+
+    /// Stores a value of the sandbox's simulated services.
+    pub fn sandbox_put<T: serde::Serialize>(&mut self, key: &str, v: &T) -> Result<()> {
+        put(self.txn, &tables::SANDBOX, key, &serde_json::to_value(v).unwrap_or_default())
+    }
+
+    /// Removes a value of the sandbox's simulated services.
+    pub fn sandbox_remove(&mut self, key: &str) -> Result<()> {
+        self.txn.open_table(tables::SANDBOX.def)?.remove(key)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,23 @@
+//! Small helpers shared across the crate.
+
+/// `n` random bytes from the OS, as lowercase hex.
+pub fn random_hex(n: usize) -> String {
+    let mut buf = vec![0u8; n];
+    // The OS random source failing is unrecoverable at any call site; fall back
+    // to nothing rather than panicking would make ids guessable, so abort loudly.
+    getrandom::fill(&mut buf).unwrap_or_else(|e| panic!("the OS random source failed: {e}"));
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Three random bytes (codename suggestions).
+pub fn random3() -> [u8; 3] {
+    let mut b = [0u8; 3];
+    let _ = getrandom::fill(&mut b);
+    b
+}
+
+/// Compares secrets in constant time.
+pub fn secret_eq(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
