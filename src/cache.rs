@@ -52,6 +52,10 @@ impl Caches {
     pub async fn account(&self, w: &Arc<dyn Wallet>, index: u32) -> Result<AccountState, WalletError> {
         self.accounts.try_get_with(index, w.account_state(index)).await.map_err(unarc)
     }
+    /// Stores an account's money a job just read.
+    pub async fn put_account(&self, index: u32, state: AccountState) {
+        self.accounts.insert(index, state).await;
+    }
     /// Forgets an account's money (after a payment or a payout).
     pub async fn forget_account(&self, index: u32) {
         self.accounts.invalidate(&index).await;

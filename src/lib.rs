@@ -12,3 +12,7 @@ pub mod sandbox;
 pub mod scheduler;
 pub mod store;
 pub mod util;
+pub mod bootstrap;
+pub mod error;
+pub mod jobs;
+pub mod ops;

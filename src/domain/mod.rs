@@ -3,6 +3,7 @@
 
 pub mod codename;
 pub mod event;
+pub mod health;
 pub mod money;
 pub mod operation;
 pub mod payout;

@@ -78,6 +78,17 @@ impl Store {
         scan(&self.read()?, &tables::PAYOUTS, Some(op_range(op_id)))
     }
 
+    /// Payouts built but not yet relayed, across all operations.
+    pub fn payouts_built(&self) -> Result<Vec<Payout>> {
+        let all = scan(&self.read()?, &tables::PAYOUTS, None)?;
+        Ok(all.into_iter().filter(|p| p.status == crate::domain::payout::PayoutStatus::Built).collect())
+    }
+
+    /// Every payout of every operation.
+    pub fn all_payouts(&self) -> Result<Vec<Payout>> {
+        scan(&self.read()?, &tables::PAYOUTS, None)
+    }
+
     /// An operation's node health history, oldest first.
     pub fn health(&self, op_id: &str) -> Result<Vec<HealthSample>> {
         scan(&self.read()?, &tables::HEALTH, Some(op_range(op_id)))

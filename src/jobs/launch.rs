@@ -1,0 +1,240 @@
+//! launch-funded: notices payments, marks operations funded (or expired, or
+//! revived by a refill), and walks funded operations through the launch steps:
+//! volume → droplet → addresses → DNS → active. Every create is preceded by a
+//! lookup by name or tag, and each step's resource id is stored as it advances.
+
+use super::{Outcome, change, ops_in, transition};
+use crate::app::AppState;
+use crate::clients::cloud::{DropletSpec, VolumeSpec};
+use crate::domain::event::EventKind;
+use crate::domain::money::{Pico, format_xmr};
+use crate::domain::operation::{LaunchStep, Operation};
+use crate::domain::state::State;
+use crate::error::AppError;
+use crate::ops;
+
+const FUNDABLE: &[State] = &[State::AwaitingFunds, State::Expired, State::Ended, State::Closed];
+
+/// One pass.
+pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> {
+    let (_, rates) = ops::rates(st).await?;
+    let min = ops::min_to_launch(st, &rates);
+    for op in ops_in(st, FUNDABLE).await? {
+        if let Err(e) = check_funding(st, out, &op, min).await {
+            out.failed(format!("{}: {e}", op.codename));
+        }
+    }
+    if st.config.payouts_paused {
+        out.did("launches held: PAYOUTS_PAUSED=1");
+        return Ok(());
+    }
+    let limit = match st.config.max_active_nodes {
+        Some(n) => n,
+        None => st.cloud.droplet_limit().await?,
+    } as usize;
+    let all = st.store.run(|s| s.operations().map_err(AppError::from)).await?;
+    let mut running = all.iter().filter(|o| o.state.has_node()).count();
+    let mut queue: Vec<Operation> =
+        all.into_iter().filter(|o| matches!(o.state, State::Launching | State::Funded)).collect();
+    // Resume launches first, then the longest-waiting funded operations.
+    queue.sort_by_key(|o| (o.state != State::Launching, o.state_since));
+    for op in queue {
+        if op.state == State::Funded && running >= limit {
+            const WAIT: &str = "Waiting for a free slot: the appliance runs as many nodes as it may. Funds are kept.";
+            if op.problem.as_deref() != Some(WAIT) && !out.dry_run {
+                change(st, &op.id, EventKind::Problem, WAIT, |o, _| {
+                    o.problem = Some(WAIT.into());
+                    Ok(())
+                })
+                .await?;
+            }
+            out.did(format!("{}: waiting for a free slot ({running}/{limit})", op.codename));
+            continue;
+        }
+        if op.state == State::Funded {
+            running += 1;
+        }
+        if out.dry_run {
+            out.did(format!("{}: would launch (step {:?})", op.codename, op.launch_step.unwrap_or(LaunchStep::Volume)));
+            continue;
+        }
+        if let Err(e) = advance(st, out, op.clone()).await {
+            let msg = format!("Launch step failed, will retry: {e}");
+            out.failed(format!("{}: {msg}", op.codename));
+            let _ = change(st, &op.id, EventKind::Problem, msg.clone(), move |o, _| {
+                o.problem = Some(msg);
+                Ok(())
+            })
+            .await;
+        }
+    }
+    Ok(())
+}
+
+async fn check_funding(st: &AppState, out: &mut Outcome, op: &Operation, min: Pico) -> Result<(), AppError> {
+    let acct = st.wallet.account_state(op.account_index).await?;
+    st.cache.put_account(op.account_index, acct.clone()).await;
+    let now = st.now();
+    let seen = acct.deposits() > 0;
+    let enough = acct.unlocked >= min;
+    let what = format!("{} XMR unlocked of {} needed", format_xmr(acct.unlocked), format_xmr(min));
+    if out.dry_run {
+        out.did(format!("{}: {} ({what})", op.codename, op.state));
+        return Ok(());
+    }
+    let mut op = op.clone();
+    if seen && !op.funds_seen {
+        let msg = format!("Payment seen: {} XMR (unlocks after 10 confirmations).", format_xmr(acct.balance.max(acct.pending())));
+        op = change(st, &op.id, EventKind::FundsSeen, msg, |o, _| {
+            o.funds_seen = true;
+            Ok(())
+        })
+        .await?;
+        out.did(format!("{}: payment seen", op.codename));
+    }
+    match op.state {
+        State::AwaitingFunds if enough => {
+            transition(st, &op, State::Funded, EventKind::Funded, format!("Funded: {what}."), |_| {}).await?;
+            out.did(format!("{}: funded", op.codename));
+        }
+        State::AwaitingFunds if !seen && now - op.created_at >= st.config.unfunded_expire_secs as i64 => {
+            let msg = "Expired: no payment arrived in time. A payment to the same address revives it.";
+            transition(st, &op, State::Expired, EventKind::Expired, msg, |_| {}).await?;
+            out.did(format!("{}: expired", op.codename));
+        }
+        State::Expired if seen => {
+            let to = if enough { State::Funded } else { State::AwaitingFunds };
+            transition(st, &op, to, EventKind::Revived, format!("Revived by a payment: {what}."), |_| {}).await?;
+            out.did(format!("{}: revived ({to})", op.codename));
+        }
+        State::Ended | State::Closed if enough => {
+            transition(st, &op, State::Funded, EventKind::Funded, format!("Refilled: {what}; relaunching."), |o| {
+                o.resources = Default::default();
+                o.launch_step = None;
+                o.billed_until = None;
+            })
+            .await?;
+            out.did(format!("{}: refilled, relaunch queued", op.codename));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+async fn advance(st: &AppState, out: &mut Outcome, mut op: Operation) -> Result<(), AppError> {
+    if op.state == State::Funded {
+        op = transition(st, &op, State::Launching, EventKind::LaunchStep, "Launch started.", |o| {
+            o.launch_step = Some(LaunchStep::Volume);
+            o.problem = None;
+        })
+        .await?;
+    }
+    let c = &st.config;
+    loop {
+        match op.launch_step.unwrap_or(LaunchStep::Volume) {
+            LaunchStep::Volume => {
+                let v = match st.cloud.find_volume(&op.volume_name(), &op.region).await? {
+                    Some(v) => v,
+                    None => {
+                        let spec = VolumeSpec {
+                            name: op.volume_name(),
+                            region: op.region.clone(),
+                            size_gb: c.do_droplet_storage_gb,
+                            tags: vec!["nodecannon".into(), op.tag()],
+                        };
+                        st.cloud.create_volume(&spec).await?
+                    }
+                };
+                op = change(st, &op.id, EventKind::LaunchStep, format!("Volume {} ready.", v.name), move |o, _| {
+                    o.resources.volume_id = Some(v.id);
+                    o.launch_step = Some(LaunchStep::Droplet);
+                    Ok(())
+                })
+                .await?;
+            }
+            LaunchStep::Droplet => {
+                let d = match st.cloud.droplets_tagged(&op.tag()).await?.into_iter().next() {
+                    Some(d) => d,
+                    None => {
+                        let spec = DropletSpec {
+                            name: op.codename.clone(),
+                            region: op.region.clone(),
+                            size: c.do_droplet_size.clone(),
+                            image: c.do_droplet_image.clone(),
+                            ssh_keys: c.do_ssh_keys.clone(),
+                            user_data: crate::bootstrap::render(c, &op),
+                            volume_ids: op.resources.volume_id.iter().cloned().collect(),
+                            tags: vec!["nodecannon".into(), op.tag()],
+                        };
+                        st.cloud.create_droplet(&spec).await?
+                    }
+                };
+                let msg = format!("Droplet {} created; billing starts now.", d.id);
+                op = change(st, &op.id, EventKind::LaunchStep, msg, move |o, _| {
+                    o.resources.droplet_id = Some(d.id);
+                    o.billed_until = Some(d.created_at);
+                    o.launched_at = Some(d.created_at);
+                    o.launch_step = Some(LaunchStep::Addresses);
+                    Ok(())
+                })
+                .await?;
+            }
+            LaunchStep::Addresses => {
+                let id = op.resources.droplet_id.unwrap_or_default();
+                let Some(d) = st.cloud.droplet(id).await? else {
+                    op = change(st, &op.id, EventKind::LaunchStep, "The droplet vanished while booting; creating another.", |o, _| {
+                        o.resources.droplet_id = None;
+                        o.launch_step = Some(LaunchStep::Droplet);
+                        Ok(())
+                    })
+                    .await?;
+                    continue;
+                };
+                let Some(ipv4) = d.ipv4 else {
+                    out.did(format!("{}: droplet {} booting", op.codename, d.id));
+                    return Ok(());
+                };
+                let ipv6 = d.ipv6;
+                op = change(st, &op.id, EventKind::LaunchStep, format!("Droplet is up at {ipv4}."), move |o, _| {
+                    o.resources.ipv4 = Some(ipv4);
+                    o.resources.ipv6 = ipv6;
+                    o.launch_step = Some(LaunchStep::Dns);
+                    Ok(())
+                })
+                .await?;
+            }
+            LaunchStep::Dns => {
+                let ids = ensure_dns(st, &op).await?;
+                let dns = op.dns_name(&c.do_domain);
+                transition(st, &op, State::Active, EventKind::Launched, format!("Node launched: {dns}."), move |o| {
+                    o.resources.dns_records = ids;
+                    o.launch_step = Some(LaunchStep::Done);
+                    o.problem = None;
+                })
+                .await?;
+                out.did(format!("{}: launched", op.codename));
+                return Ok(());
+            }
+            LaunchStep::Done => return Ok(()),
+        }
+    }
+}
+
+/// Makes the A and AAAA records of a node point at its addresses; returns their ids.
+pub async fn ensure_dns(st: &AppState, op: &Operation) -> Result<Vec<u64>, AppError> {
+    let domain = &st.config.do_domain;
+    let name = format!("{}.node", op.codename);
+    let existing: Vec<_> = st.cloud.records(domain, &name).await?.into_iter().filter(|r| r.name == name).collect();
+    let mut ids = Vec::new();
+    for (kind, ip) in [("A", &op.resources.ipv4), ("AAAA", &op.resources.ipv6)] {
+        let Some(ip) = ip else { continue };
+        for stale in existing.iter().filter(|r| r.kind == kind && &r.data != ip) {
+            st.cloud.delete_record(domain, stale.id).await?;
+        }
+        match existing.iter().find(|r| r.kind == kind && &r.data == ip) {
+            Some(r) => ids.push(r.id),
+            None => ids.push(st.cloud.create_record(domain, kind, &name, ip).await?.id),
+        }
+    }
+    Ok(ids)
+}

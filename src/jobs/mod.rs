@@ -1,0 +1,179 @@
+//! Jobs: plain async `run_once` functions that tests call directly; the
+//! scheduler and `run <job>` only trigger them. One pass at a time.
+
+pub mod backup;
+pub mod health;
+pub mod launch;
+pub mod payouts;
+pub mod reconcile;
+mod teardown;
+
+use serde::{Deserialize, Serialize};
+
+pub use teardown::teardown;
+
+use crate::app::AppState;
+use crate::clients::Notice;
+use crate::domain::event::EventKind;
+use crate::domain::operation::Operation;
+use crate::error::AppError;
+use crate::store::JobRecord;
+
+/// The jobs, by the names of `run` and `POST /admin/jobs/{job}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Job {
+    LaunchFunded,
+    ProcessPayouts,
+    Reconcile,
+    Health,
+    Backup,
+}
+
+impl Job {
+    /// Every job.
+    pub const ALL: [Job; 5] = [Job::LaunchFunded, Job::ProcessPayouts, Job::Reconcile, Job::Health, Job::Backup];
+
+    /// The job's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Job::LaunchFunded => "launch-funded",
+            Job::ProcessPayouts => "process-payouts",
+            Job::Reconcile => "reconcile",
+            Job::Health => "health",
+            Job::Backup => "backup",
+        }
+    }
+
+    /// Parses a job name (the original's names too).
+    pub fn parse(s: &str) -> Option<Job> {
+        match s {
+            "launch_funded_operations" => Some(Job::LaunchFunded),
+            "process_payouts" => Some(Job::ProcessPayouts),
+            _ => Job::ALL.into_iter().find(|j| j.name() == s),
+        }
+    }
+}
+
+/// What a pass did (or, dry, would do).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub job: String,
+    pub dry_run: bool,
+    /// One line per action.
+    pub actions: Vec<String>,
+    /// Failures that did not stop the pass.
+    pub errors: Vec<String>,
+}
+
+impl Outcome {
+    fn new(job: Job, dry_run: bool) -> Self {
+        Self { job: job.name().into(), dry_run, ..Default::default() }
+    }
+    /// Records an action.
+    pub fn did(&mut self, s: impl Into<String>) {
+        self.actions.push(s.into());
+    }
+    /// Records a failure that did not stop the pass.
+    pub fn failed(&mut self, s: impl Into<String>) {
+        let s = s.into();
+        tracing::warn!(job = %self.job, "{s}");
+        self.errors.push(s);
+    }
+    /// The pass's summary as printed by `run`.
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "{}{}: {} action(s), {} error(s)",
+            self.job,
+            if self.dry_run { " (dry run)" } else { "" },
+            self.actions.len(),
+            self.errors.len()
+        );
+        for a in &self.actions {
+            s.push_str(&format!("\n  - {a}"));
+        }
+        for e in &self.errors {
+            s.push_str(&format!("\n  ! {e}"));
+        }
+        s
+    }
+}
+
+/// Runs one pass of a job, records it for `/status` and the metrics.
+pub async fn run(st: &AppState, job: Job, dry_run: bool) -> Result<Outcome, AppError> {
+    let _guard = st.job_lock.lock().await;
+    let mut out = Outcome::new(job, dry_run);
+    let result = match job {
+        Job::LaunchFunded => launch::run_once(st, &mut out).await,
+        Job::ProcessPayouts => payouts::run_once(st, &mut out).await,
+        Job::Reconcile => reconcile::run_once(st, &mut out).await,
+        Job::Health => health::run_once(st, &mut out).await,
+        Job::Backup => backup::run_once(st, &mut out).await,
+    };
+    let ok = result.is_ok() && out.errors.is_empty();
+    st.metrics.job_run(job.name(), ok);
+    if !dry_run {
+        let rec = JobRecord {
+            last_run: st.now(),
+            ok,
+            outcome: match &result {
+                Ok(()) => format!("{} action(s), {} error(s)", out.actions.len(), out.errors.len()),
+                Err(e) => e.to_string(),
+            },
+        };
+        let name = job.name();
+        st.store.run(move |s| s.write(|tx| tx.put_job(name, &rec))).await?;
+    }
+    result.map(|()| out)
+}
+
+/// Applies `f` to the stored operation and appends an event, in one transaction.
+pub async fn change(
+    st: &AppState,
+    id: &str,
+    kind: EventKind,
+    message: impl Into<String>,
+    f: impl FnOnce(&mut Operation, i64) -> Result<(), AppError> + Send + 'static,
+) -> Result<Operation, AppError> {
+    let (id, message, now) = (id.to_string(), message.into(), st.now());
+    st.store
+        .run(move |s| {
+            s.write(|tx| {
+                let mut op = tx.op(&id)?;
+                f(&mut op, now)?;
+                tx.put_op(&op)?;
+                tx.event(&id, now, kind, message)?;
+                Ok::<_, AppError>(op)
+            })
+        })
+        .await
+}
+
+/// Moves an operation to another state (if allowed), with an event and a notice.
+pub async fn transition(
+    st: &AppState,
+    op: &Operation,
+    to: crate::domain::state::State,
+    kind: EventKind,
+    message: impl Into<String>,
+    f: impl FnOnce(&mut Operation) + Send + 'static,
+) -> Result<Operation, AppError> {
+    let message = message.into();
+    let op = change(st, &op.id, kind, message.clone(), move |op, now| {
+        op.go(to, now).map_err(|e| AppError::Conflict(e.to_string()))?;
+        f(op);
+        Ok(())
+    })
+    .await?;
+    if kind.is_notice() {
+        let notice = Notice { op_id: Some(op.id.clone()), codename: Some(op.codename.clone()), kind: format!("{kind:?}"), message };
+        st.notifier.notify(&notice).await;
+    }
+    Ok(op)
+}
+
+/// Every operation in one of `states`.
+pub async fn ops_in(st: &AppState, states: &'static [crate::domain::state::State]) -> Result<Vec<Operation>, AppError> {
+    st.store
+        .run(move |s| Ok::<_, AppError>(s.operations()?.into_iter().filter(|o| states.contains(&o.state)).collect()))
+        .await
+}

@@ -1,0 +1,48 @@
+//! Destroying an operation's node: droplet, volume and DNS records. Shared by
+//! the end of funds, cancel and the reconciler. Safe to repeat: what is
+//! already gone counts as done.
+
+use crate::app::AppState;
+use crate::clients::CloudError;
+use crate::domain::operation::Operation;
+use crate::error::AppError;
+
+fn gone_is_fine(r: Result<(), CloudError>) -> Result<(), CloudError> {
+    match r {
+        Err(CloudError::NotFound) => Ok(()),
+        r => r,
+    }
+}
+
+/// Destroys every cloud resource of `op`, found by its tag and by the ids stored.
+pub async fn teardown(st: &AppState, op: &Operation) -> Result<Vec<String>, AppError> {
+    let mut did = Vec::new();
+    let mut droplets: Vec<u64> = st.cloud.droplets_tagged(&op.tag()).await?.into_iter().map(|d| d.id).collect();
+    if let Some(id) = op.resources.droplet_id
+        && !droplets.contains(&id)
+    {
+        droplets.push(id);
+    }
+    for id in droplets {
+        gone_is_fine(st.cloud.destroy_droplet(id).await)?;
+        did.push(format!("destroyed droplet {id}"));
+    }
+    let name = format!("{}.node", op.codename);
+    for r in st.cloud.records(&st.config.do_domain, &name).await? {
+        if r.name == name {
+            gone_is_fine(st.cloud.delete_record(&st.config.do_domain, r.id).await)?;
+            did.push(format!("deleted DNS {} {}", r.kind, r.name));
+        }
+    }
+    let mut volumes: Vec<String> = st.cloud.volumes_tagged(&op.tag()).await?.into_iter().map(|v| v.id).collect();
+    if let Some(v) = &op.resources.volume_id
+        && !volumes.contains(v)
+    {
+        volumes.push(v.clone());
+    }
+    for v in volumes {
+        gone_is_fine(st.cloud.delete_volume(&v).await)?;
+        did.push(format!("deleted volume {v}"));
+    }
+    Ok(did)
+}

@@ -1,0 +1,177 @@
+//! Use cases shared by the web UI, the admin API and the CLI: opening an
+//! operation, what it costs, what it holds, and summaries.
+
+use serde::{Deserialize, Serialize};
+
+use crate::app::AppState;
+use crate::clients::wallet::AccountState;
+use crate::domain::codename;
+use crate::domain::event::EventKind;
+use crate::domain::money::{HourlyCost, Pico, Rates};
+use crate::domain::operation::{NewOperation, Operation};
+use crate::domain::state::State;
+use crate::domain::xmr_address::check_address;
+use crate::error::AppError;
+use crate::util::random_hex;
+
+/// The launchpad form.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct LaunchForm {
+    #[serde(default)]
+    pub codename: String,
+    #[serde(default)]
+    pub region: String,
+    #[serde(default)]
+    pub refund_address: String,
+}
+
+/// The hourly cost of a node now (droplet price from the cloud, cached).
+pub async fn hourly_cost(st: &AppState) -> Result<HourlyCost, AppError> {
+    let c = &st.config;
+    let droplet = st.cache.size_price(&st.cloud, &c.do_droplet_size).await?;
+    Ok(HourlyCost::new(droplet, c.do_droplet_storage_gb, c.do_volume_price_gb_month, c.mgmt_charge_hour))
+}
+
+/// Cost, price and fee together (all cached).
+pub async fn rates(st: &AppState) -> Result<(HourlyCost, Rates), AppError> {
+    let cost = hourly_cost(st).await?;
+    let price = st.cache.price(&st.price).await?;
+    let fee = st.cache.fee(&st.wallet).await?;
+    let r = Rates { cost: cost.total(), price: price.usd, fee, payout_every: st.config.payout_frequency_secs };
+    Ok((cost, r))
+}
+
+/// What must be unlocked to launch: `MIN_FUNDED_HOURS` of cost plus fees.
+pub fn min_to_launch(st: &AppState, r: &Rates) -> Pico {
+    r.needed_for(st.config.min_funded_secs)
+}
+
+/// Opens an operation: checks the form, then creates the wallet account
+/// (permanent, so only after every check passed) and stores the operation.
+pub async fn create(st: &AppState, form: &LaunchForm) -> Result<Operation, AppError> {
+    if !st.config.launchpad_enabled {
+        return Err(AppError::Forbidden("The launchpad is closed for now; come back later.".into()));
+    }
+    let codename = codename::parse(&form.codename).map_err(AppError::BadInput)?;
+    let region = form.region.trim().to_lowercase();
+    let regions = st.cache.regions(&st.cloud, &st.config.do_droplet_size).await?;
+    if !regions.iter().any(|r| r.slug == region) {
+        return Err(AppError::BadInput(format!("{region:?} is not a region you can choose; pick one from the list.")));
+    }
+    let refund = form.refund_address.trim();
+    let refund_address = if refund.is_empty() {
+        None
+    } else {
+        check_address(refund, st.config.xmr_network)
+            .map_err(|m| AppError::BadInput(format!("The refund address is not valid: {m}. Leave it empty if you have none.")))?;
+        Some(refund.to_string())
+    };
+    let (name, max) = (codename.clone(), st.config.max_awaiting_funds as usize);
+    let (taken, awaiting) = st
+        .store
+        .run(move |s| {
+            let awaiting = s.operations()?.iter().filter(|o| o.state == State::AwaitingFunds).count();
+            Ok::<_, AppError>((s.codename_taken(&name)?, awaiting))
+        })
+        .await?;
+    if taken {
+        return Err(AppError::BadInput(format!("The codename {codename:?} is taken; choose another.")));
+    }
+    if awaiting >= max {
+        return Err(AppError::Unavailable(
+            "Too many operations are waiting for funds right now; try again later.".into(),
+        ));
+    }
+    let id = random_hex(16);
+    let account = st.wallet.create_account(&id).await?;
+    let op = Operation::new(
+        NewOperation {
+            id,
+            codename,
+            region,
+            refund_address,
+            account_index: account.index,
+            address: account.address,
+            node_token: random_hex(24),
+        },
+        st.now(),
+    );
+    let stored = op.clone();
+    st.store
+        .run(move |s| {
+            s.write(|tx| {
+                tx.insert_op(&stored)?;
+                tx.event(&stored.id, stored.created_at, EventKind::Created, format!("Operation {} opened in {}.", stored.codename, stored.region))
+            })
+        })
+        .await
+        .map_err(|e| match e {
+            crate::store::StoreError::CodenameTaken(c) => AppError::BadInput(format!("The codename {c:?} is taken; choose another.")),
+            e => e.into(),
+        })?;
+    tracing::info!(op = %op.id, codename = %op.codename, "operation opened");
+    Ok(op)
+}
+
+/// Finds an operation by id (404 with a helpful message otherwise).
+pub async fn get(st: &AppState, id: &str) -> Result<Operation, AppError> {
+    let key = id.to_string();
+    st.store
+        .run(move |s| s.find_operation(&key).map_err(AppError::from))
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("There is no operation {id:?}. Check the link you followed.")))
+}
+
+/// One line of `ops list` and of the admin API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpSummary {
+    pub codename: String,
+    pub id: String,
+    pub state: String,
+    pub balance: Pico,
+    pub unlocked: Pico,
+    pub droplet: Option<u64>,
+    pub problem: Option<String>,
+}
+
+/// Summaries of every operation (balances from the wallet, cached).
+pub async fn summaries(st: &AppState) -> Result<Vec<OpSummary>, AppError> {
+    let ops = st.store.run(|s| s.operations().map_err(AppError::from)).await?;
+    let mut out = Vec::with_capacity(ops.len());
+    for op in ops {
+        let acct = st.cache.account(&st.wallet, op.account_index).await.unwrap_or_default();
+        out.push(summary(&op, &acct));
+    }
+    Ok(out)
+}
+
+/// The summary of one operation.
+pub fn summary(op: &Operation, acct: &AccountState) -> OpSummary {
+    OpSummary {
+        codename: op.codename.clone(),
+        id: op.id.clone(),
+        state: op.state.as_str().into(),
+        balance: acct.balance,
+        unlocked: acct.unlocked,
+        droplet: op.resources.droplet_id,
+        problem: op.problem.clone(),
+    }
+}
+
+/// `ops show`: everything about one operation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OpDetail {
+    pub operation: Operation,
+    pub summary: OpSummary,
+    pub payouts: Vec<crate::domain::payout::Payout>,
+    pub events: Vec<crate::domain::event::Event>,
+}
+
+/// Everything about one operation, for `ops show`.
+pub async fn detail(st: &AppState, key: &str) -> Result<OpDetail, AppError> {
+    let op = get(st, key).await?;
+    let acct = st.cache.account(&st.wallet, op.account_index).await.unwrap_or_default();
+    let id = op.id.clone();
+    let (payouts, events) = st.store.run(move |s| Ok::<_, AppError>((s.payouts(&id)?, s.events(&id)?))).await?;
+    Ok(OpDetail { summary: summary(&op, &acct), operation: op, payouts, events })
+}
