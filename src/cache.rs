@@ -14,11 +14,17 @@ use crate::clients::{Cloud, PriceOracle, Wallet};
 use crate::domain::Timestamp;
 use crate::domain::money::{Micro, Pico};
 
+/// The fee estimate pages use before the wallet gave one: 0.0001 XMR, above
+/// what a two-output transaction costs at normal priority.
+pub const DEFAULT_FEE_ESTIMATE: Pico = 100_000_000;
+
 /// The app's caches.
 pub struct Caches {
     price: Cache<(), Quote>,
     accounts: Cache<u32, AccountState>,
-    fee: Cache<(), Pico>,
+    fee: std::sync::RwLock<Option<Pico>>,
+    /// Rendered QR codes by operation id (they never change).
+    pub qr: Cache<String, Arc<Vec<u8>>>,
     size_price: Cache<String, Micro>,
     regions: Cache<String, Vec<Region>>,
     /// Latest `get_info` of each node, by operation id; written by the health job only.
@@ -31,7 +37,8 @@ impl Default for Caches {
         Self {
             price: Cache::builder().time_to_live(ttl(60)).build(),
             accounts: Cache::builder().max_capacity(100_000).time_to_live(ttl(20)).build(),
-            fee: Cache::builder().time_to_live(ttl(600)).build(),
+            fee: std::sync::RwLock::new(None),
+            qr: Cache::builder().max_capacity(10_000).build(),
             size_price: Cache::builder().time_to_live(ttl(6 * 3600)).build(),
             regions: Cache::builder().time_to_live(ttl(6 * 3600)).build(),
             node_info: Cache::builder().max_capacity(100_000).build(),
@@ -60,9 +67,18 @@ impl Caches {
     pub async fn forget_account(&self, index: u32) {
         self.accounts.invalidate(&index).await;
     }
-    /// The estimated payout fee.
-    pub async fn fee(&self, w: &Arc<dyn Wallet>) -> Result<Pico, WalletError> {
-        self.fee.try_get_with((), w.fee_estimate()).await.map_err(unarc)
+    /// The estimated payout fee for pages: the last one a job read from the
+    /// wallet, or a conservative default before any did (no wallet call per view).
+    pub fn fee(&self) -> Pico {
+        self.fee.read().ok().and_then(|f| *f).unwrap_or(DEFAULT_FEE_ESTIMATE)
+    }
+    /// Refreshes the fee estimate from the wallet (jobs and start-up).
+    pub async fn refresh_fee(&self, w: &Arc<dyn Wallet>) -> Result<Pico, WalletError> {
+        let fee = w.fee_estimate().await?;
+        if let Ok(mut f) = self.fee.write() {
+            *f = Some(fee);
+        }
+        Ok(fee)
     }
     /// A droplet size's hourly price.
     pub async fn size_price(&self, c: &Arc<dyn Cloud>, size: &str) -> Result<Micro, CloudError> {

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod cache;
+pub mod cli;
 pub mod clients;
 pub mod clock;
 pub mod config;
@@ -10,8 +11,10 @@ pub mod domain;
 pub mod metrics;
 pub mod sandbox;
 pub mod scheduler;
+pub mod server;
 pub mod store;
 pub mod util;
+pub mod web;
 pub mod bootstrap;
 pub mod error;
 pub mod jobs;

@@ -36,7 +36,7 @@ pub async fn hourly_cost(st: &AppState) -> Result<HourlyCost, AppError> {
 pub async fn rates(st: &AppState) -> Result<(HourlyCost, Rates), AppError> {
     let cost = hourly_cost(st).await?;
     let price = st.cache.price(&st.price).await?;
-    let fee = st.cache.fee(&st.wallet).await?;
+    let fee = st.cache.fee();
     let r = Rates { cost: cost.total(), price: price.usd, fee, payout_every: st.config.payout_frequency_secs };
     Ok((cost, r))
 }

@@ -1,8 +1,44 @@
-//! Wires the cron strings of the configuration to the jobs.
+//! Wires the cron strings of the configuration to the jobs. A failed pass is
+//! logged; the scheduler keeps going.
+
+use tokio_cron_scheduler::{Job as CronJob, JobScheduler};
+
+use crate::app::AppState;
+use crate::jobs::{self, Job};
 
 /// Checks a six-field cron string (with seconds); the error says what is expected.
 pub fn check_cron(cron: &str) -> Result<(), String> {
-    tokio_cron_scheduler::Job::new_async(cron, |_, _| Box::pin(async {}))
+    CronJob::new_async(cron, |_, _| Box::pin(async {}))
         .map(|_| ())
         .map_err(|_| format!("{cron:?} is not a cron schedule with seconds, e.g. \"0 */10 * * * *\""))
+}
+
+/// Starts the scheduler with every job on its schedule.
+pub async fn start(st: &AppState) -> Result<JobScheduler, String> {
+    let sched = JobScheduler::new().await.map_err(|e| e.to_string())?;
+    let s = &st.config.schedules;
+    for (job, cron) in [
+        (Job::LaunchFunded, &s.launch),
+        (Job::ProcessPayouts, &s.payout),
+        (Job::Health, &s.health),
+        (Job::Reconcile, &s.reconcile),
+        (Job::Backup, &s.backup),
+    ] {
+        let st = st.clone();
+        let j = CronJob::new_async(cron.as_str(), move |_, _| {
+            let st = st.clone();
+            Box::pin(async move {
+                match jobs::run(&st, job, false).await {
+                    Ok(o) if o.errors.is_empty() => tracing::debug!(job = job.name(), "{}", o.summary()),
+                    Ok(o) => tracing::warn!(job = job.name(), "{}", o.summary()),
+                    Err(e) => tracing::warn!(job = job.name(), error = %e, "job pass failed"),
+                }
+            })
+        })
+        .map_err(|e| format!("{}: {e}", job.name()))?;
+        sched.add(j).await.map_err(|e| e.to_string())?;
+    }
+    sched.start().await.map_err(|e| e.to_string())?;
+    st.scheduler_running.store(true, std::sync::atomic::Ordering::SeqCst);
+    Ok(sched)
 }

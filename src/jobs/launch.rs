@@ -17,6 +17,7 @@ const FUNDABLE: &[State] = &[State::AwaitingFunds, State::Expired, State::Ended,
 
 /// One pass.
 pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> {
+    st.cache.refresh_fee(&st.wallet).await?;
     let (_, rates) = ops::rates(st).await?;
     let min = ops::min_to_launch(st, &rates);
     for op in ops_in(st, FUNDABLE).await? {

@@ -60,7 +60,7 @@ async fn fresh_rates(st: &AppState) -> Result<(HourlyCost, Rates), AppError> {
         return Err(AppError::Unavailable(format!("the XMR price is {age} s old; no payout decision on a stale price")));
     }
     let cost = ops::hourly_cost(st).await?;
-    let fee = st.wallet.fee_estimate().await?;
+    let fee = st.cache.refresh_fee(&st.wallet).await?;
     Ok((cost, Rates { cost: cost.total(), price: quote.usd, fee, payout_every: st.config.payout_frequency_secs }))
 }
 

@@ -1,0 +1,309 @@
+//! The command line of SPEC.md. Commands that need the database talk to the
+//! running server's admin API when a server holds it, and open it otherwise.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::app::{AppState, StartError};
+use crate::config::{self, Config};
+use crate::jobs::{self, Job, Outcome};
+use crate::ops::{OpDetail, OpSummary};
+use crate::store::StoreError;
+
+/// Pay in Monero for a public Monero node, for as long as the money lasts.
+#[derive(Parser, Debug)]
+#[command(name = "nodecannon", version, about)]
+pub struct Cli {
+    /// Env file to read (default: /etc/nodecannon/nodecannon.env, else ./.env).
+    #[arg(long, global = true, env = "NODECANNON_ENV_FILE")]
+    pub env_file: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Web server and scheduler (the default).
+    Serve,
+    /// Configuration commands.
+    Config {
+        #[command(subcommand)]
+        what: ConfigCmd,
+    },
+    /// Operations.
+    Ops {
+        #[command(subcommand)]
+        what: OpsCmd,
+    },
+    /// One pass of a job now.
+    Run {
+        /// launch-funded, process-payouts, reconcile, health or backup.
+        job: String,
+        /// Report what the pass would do, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Create DATA_DIR, the database and the admin token file.
+    Init,
+    /// Consistent copy of the database into FILE.
+    Backup { file: PathBuf },
+    /// Restore a backup into an empty DATA_DIR.
+    Restore { file: PathBuf },
+    /// Exit 0 when GET /status of the local server answers 200.
+    Healthcheck,
+    /// The original's `list_ops`.
+    #[command(name = "list_ops", hide = true)]
+    ListOps,
+    /// The original's `launch_funded_operations`.
+    #[command(name = "launch_funded_operations", hide = true)]
+    LaunchFundedOperations,
+    /// The original's `process_payouts`.
+    #[command(name = "process_payouts", hide = true)]
+    ProcessPayouts,
+    /// The original's `cancel_operation`.
+    #[command(name = "cancel_operation", hide = true)]
+    CancelOperation { codename: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCmd {
+    /// Load and check the configuration; print it with secrets masked.
+    Check,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OpsCmd {
+    /// One line per operation.
+    List,
+    /// Everything about one operation.
+    Show { key: String },
+    /// Destroy an operation's resources and end it.
+    Cancel { codename: String },
+}
+
+/// Parses the command line and runs it.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Config(e)) => {
+            eprintln!("configuration error: {e}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Other(e)) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tokio_cron_scheduler=warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// Why a command failed.
+pub enum Failure {
+    Config(String),
+    Other(String),
+}
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure::Other(e.to_string())
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    let config = config::load(cli.env_file.as_deref()).map_err(|e| Failure::Config(e.to_string()))?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config).await,
+        Command::Config { what: ConfigCmd::Check } => {
+            for (k, v) in config.summary() {
+                println!("{k:<24} {v}");
+            }
+            if !config.sandbox {
+                return Err(Failure::Config("real clients are not in this build yet; run the sandbox".into()));
+            }
+            println!("configuration OK");
+            Ok(())
+        }
+        Command::Ops { what: OpsCmd::List } | Command::ListOps => {
+            let list: Vec<OpSummary> = match Db::open(config)? {
+                Db::Local(st) => crate::ops::summaries(&st).await?,
+                Db::Remote(r) => r.get("/admin/api/ops").await?,
+            };
+            print!("{}", format_list(&list));
+            Ok(())
+        }
+        Command::Ops { what: OpsCmd::Show { key } } => {
+            let d: OpDetail = match Db::open(config)? {
+                Db::Local(st) => crate::ops::detail(&st, &key).await?,
+                Db::Remote(r) => r.get(&format!("/admin/api/ops/{key}")).await?,
+            };
+            println!("{}", serde_json::to_string_pretty(&d)?);
+            Ok(())
+        }
+        Command::Ops { what: OpsCmd::Cancel { codename } } | Command::CancelOperation { codename } => {
+            let s: OpSummary = match Db::open(config)? {
+                Db::Local(st) => {
+                    let op = crate::ops::get(&st, &codename).await?;
+                    let op = jobs::payouts::cancel(&st, &op).await?;
+                    crate::ops::summary(&op, &Default::default())
+                }
+                Db::Remote(r) => r.post(&format!("/admin/api/ops/{codename}/cancel")).await?,
+            };
+            println!("{} {} {}", s.codename, s.id, s.state);
+            Ok(())
+        }
+        Command::Run { job, dry_run } => run_job(config, &job, dry_run).await,
+        Command::LaunchFundedOperations => run_job(config, "launch-funded", false).await,
+        Command::ProcessPayouts => run_job(config, "process-payouts", false).await,
+        Command::Init => {
+            let st = AppState::build(config)?;
+            println!("database: {}", st.store.path().display());
+            println!("admin token: {} (or STATS_TOKEN)", st.config.data_dir.join("admin-token").display());
+            Ok(())
+        }
+        Command::Backup { file } => match Db::open(config)? {
+            Db::Local(st) => {
+                let n = crate::store::backup_to(&st.store, &file)?;
+                println!("wrote {} ({n} entries)", file.display());
+                Ok(())
+            }
+            Db::Remote(_) => Err(Failure::Other(
+                "the server holds the database; its backup job writes into DATA_DIR/backups (run: nodecannon run backup)".into(),
+            )),
+        },
+        Command::Restore { file } => {
+            let n = crate::store::restore_from(&file, &config.data_dir)?;
+            println!("restored {n} entries into {}", config.data_dir.display());
+            Ok(())
+        }
+        Command::Healthcheck => {
+            let url = format!("http://{}/status", config.listen_addr);
+            let r = reqwest::Client::new().get(&url).timeout(std::time::Duration::from_secs(5)).send().await?;
+            if r.status().is_success() { Ok(()) } else { Err(Failure::Other(format!("{url} answered {}", r.status()))) }
+        }
+    }
+}
+
+async fn run_job(config: Config, name: &str, dry_run: bool) -> Result<(), Failure> {
+    let job = Job::parse(name).ok_or_else(|| {
+        let names: Vec<_> = Job::ALL.iter().map(|j| j.name()).collect();
+        Failure::Other(format!("no job {name:?}; jobs are {}", names.join(", ")))
+    })?;
+    let out: Outcome = match Db::open(config)? {
+        Db::Local(st) => jobs::run(&st, job, dry_run).await?,
+        Db::Remote(r) => r.post(&format!("/admin/jobs/{}{}", job.name(), if dry_run { "?dry_run=1" } else { "" })).await?,
+    };
+    println!("{}", out.summary());
+    if out.errors.is_empty() { Ok(()) } else { Err(Failure::Other(format!("{} error(s)", out.errors.len()))) }
+}
+
+/// `ops list` output: the same whether read locally or through the server.
+pub fn format_list(list: &[OpSummary]) -> String {
+    let mut s = format!("{:<30} {:<32} {:<15} {:>18} {}\n", "CODENAME", "ID", "STATE", "BALANCE XMR", "DROPLET");
+    for o in list {
+        s.push_str(&format!(
+            "{:<30} {:<32} {:<15} {:>18} {}\n",
+            o.codename,
+            o.id,
+            o.state,
+            crate::domain::money::format_xmr(o.balance),
+            o.droplet.map(|d| d.to_string()).unwrap_or_else(|| "-".into())
+        ));
+    }
+    s
+}
+
+async fn serve(config: Config) -> Result<(), Failure> {
+    let listener = tokio::net::TcpListener::bind(config.listen_addr)
+        .await
+        .map_err(|e| Failure::Config(format!("LISTEN_ADDR: cannot listen on {}: {e}", config.listen_addr)))?;
+    let st = AppState::build(config).map_err(|e| match e {
+        StartError::Config(m) => Failure::Config(m),
+        e => Failure::Other(e.to_string()),
+    })?;
+    crate::server::run(st, listener, shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("stopping: finishing the running job pass");
+}
+
+/// The database, opened here or held by a running server.
+enum Db {
+    Local(AppState),
+    Remote(Remote),
+}
+
+impl Db {
+    fn open(config: Config) -> Result<Db, Failure> {
+        match AppState::build(config.clone()) {
+            Ok(st) => Ok(Db::Local(st)),
+            Err(StartError::Store(StoreError::Locked(_))) => {
+                let token = crate::app::admin_token(&config)?;
+                Ok(Db::Remote(Remote { base: format!("http://{}", config.listen_addr), token: token.expose().to_string() }))
+            }
+            Err(StartError::Config(m)) => Err(Failure::Config(m)),
+            Err(e) => Err(Failure::Other(e.to_string())),
+        }
+    }
+}
+
+/// The running server's admin API.
+struct Remote {
+    base: String,
+    token: String,
+}
+
+impl Remote {
+    async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, Failure> {
+        self.send(reqwest::Client::new().get(format!("{}{path}", self.base))).await
+    }
+    async fn post<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, Failure> {
+        self.send(reqwest::Client::new().post(format!("{}{path}", self.base))).await
+    }
+    async fn send<T: serde::de::DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T, Failure> {
+        let r = req
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| Failure::Other(format!("the database is held by a server, but its admin API did not answer: {e}")))?;
+        let status = r.status();
+        let body = r.text().await?;
+        if !status.is_success() {
+            let msg = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v["error"].as_str().map(String::from))
+                .unwrap_or(body);
+            return Err(Failure::Other(format!("server answered {status}: {msg}")));
+        }
+        Ok(serde_json::from_str(&body)?)
+    }
+}

@@ -1,0 +1,30 @@
+//! Starting the whole appliance: warm what pages need, start the scheduler,
+//! serve until shutdown, then let a running job pass finish.
+
+use std::future::Future;
+
+use tokio::net::TcpListener;
+
+use crate::app::AppState;
+
+/// Runs the web server and the scheduler on `listener` until `shutdown`.
+pub async fn run(st: AppState, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    if let Err(e) = st.cache.refresh_fee(&st.wallet).await {
+        tracing::warn!(error = %e, "no fee estimate from the wallet yet; pages use the default");
+    }
+    let mut sched = match crate::scheduler::start(&st).await {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::error!(error = %e, "the scheduler did not start; /status reports it");
+            None
+        }
+    };
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, sandbox = st.sandbox.is_some(), "serving {}", st.config.public_url);
+    let result = crate::web::serve(st.clone(), listener, shutdown).await;
+    if let Some(s) = sched.as_mut() {
+        let _ = s.shutdown().await;
+    }
+    let _finished = st.job_lock.lock().await;
+    result
+}

@@ -1,0 +1,59 @@
+//! The web server: routes, views, assets, errors.
+
+mod auth;
+mod error;
+mod qr;
+mod routes;
+pub mod views;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+
+use crate::app::AppState;
+
+pub use error::{ApiError, Page};
+
+/// The router with every route of SPEC.md.
+pub fn router(st: AppState) -> Router {
+    use routes::{admin, api, assets, operation, public, sandbox};
+    Router::new()
+        .route("/", get(public::index))
+        .route("/launchpad", get(public::launchpad_form).post(public::launchpad_submit))
+        .route("/info", get(public::info))
+        .route("/status", get(api::status))
+        .route("/metrics", get(api::metrics))
+        .route("/operation/{id}", get(operation::show))
+        .route("/operation/{id}/payouts", get(operation::payouts))
+        .route("/operation/{id}/qr.png", get(operation::qr))
+        .route("/operation/{id}/feed.xml", get(operation::feed))
+        .route("/api/info/{codename}", get(api::node_info))
+        .route("/api/nodes", get(api::nodes))
+        .route("/api/nodes/{id}/report", post(api::report))
+        .route("/api/export/ansible", get(api::export_ansible))
+        .route("/api/export/upstreams", get(api::export_upstreams))
+        .route("/admin", get(admin::dashboard))
+        .route("/admin/login", get(admin::login_form).post(admin::login))
+        .route("/admin/logout", post(admin::logout))
+        .route("/stats", get(admin::stats))
+        .route("/admin/jobs/{job}", post(admin::run_job))
+        .route("/admin/price/accept", post(admin::accept_price))
+        .route("/admin/operation/{id}/cancel", post(admin::cancel))
+        .route("/admin/api/ops", get(admin::api_ops))
+        .route("/admin/api/ops/{key}", get(admin::api_op))
+        .route("/admin/api/ops/{key}/cancel", post(admin::api_cancel))
+        .route("/sandbox/operation/{id}/pay", post(sandbox::pay))
+        .route("/sandbox/price", post(sandbox::price))
+        .route("/static/{*path}", get(assets::serve))
+        .fallback(public::not_found)
+        .with_state(st)
+}
+
+/// Serves the app on `listener` until `shutdown` resolves.
+pub async fn serve(st: AppState, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let app = router(st).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}

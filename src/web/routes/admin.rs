@@ -1,0 +1,140 @@
+//! The admin dashboard, login, job runs, cancel, and the admin API the CLI uses
+//! while a server holds the database.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+use maud::Markup;
+use serde::Deserialize;
+
+use super::{chrome, page_err, parse_form};
+use crate::app::AppState;
+use crate::domain::payout::PayoutStatus;
+use crate::error::AppError;
+use crate::jobs::{self, Job, Outcome};
+use crate::ops::{self, OpDetail, OpSummary};
+use crate::web::auth::{self, Admin};
+use crate::web::views::admin as view;
+use crate::web::{ApiError, Page};
+
+#[derive(Deserialize, Default)]
+pub struct NoticeQuery {
+    notice: Option<String>,
+    dry_run: Option<String>,
+}
+
+/// `GET /admin`.
+pub async fn dashboard(State(st): State<AppState>, _a: Admin, Query(q): Query<NoticeQuery>) -> Result<Markup, Page> {
+    let ops_list = st.store.run(|s| s.operations().map_err(AppError::from)).await.map_err(|e| page_err(&st, e))?;
+    let payouts = st.store.run(|s| s.all_payouts().map_err(AppError::from)).await.map_err(|e| page_err(&st, e))?;
+    let mut rows = Vec::with_capacity(ops_list.len());
+    for op in ops_list.iter().rev() {
+        let acct = st.cache.account(&st.wallet, op.account_index).await.unwrap_or_default();
+        let mine = payouts.iter().filter(|p| p.op_id == op.id);
+        rows.push(view::AdminRow {
+            s: ops::summary(op, &acct),
+            region: op.region.clone(),
+            volume: op.resources.volume_id.clone(),
+            ipv4: op.resources.ipv4.clone(),
+            last_payout: mine.clone().map(|p| p.at).max(),
+            unrelayed: mine.filter(|p| p.status == PayoutStatus::Built).count(),
+            cancellable: op.state.can_go(crate::domain::state::State::Cancelled),
+        });
+    }
+    let jobs = st.store.jobs().map_err(|e| page_err(&st, e))?;
+    let price = st.cache.price(&st.price).await.ok().map(|q| q.usd);
+    let notice = q.notice.map(|n| match n.as_str() {
+        "price" => "Simulated price set.".to_string(),
+        "cancelled" => "Operation cancelled.".to_string(),
+        "accepted" => "No price is held; nothing to accept.".to_string(),
+        job => format!("Ran {job}."),
+    });
+    let d = view::Dashboard { rows: &rows, jobs: &jobs, paused: st.config.payouts_paused, price, notice };
+    Ok(view::render(&chrome(&st, None), &d))
+}
+
+/// `GET /admin/login`.
+pub async fn login_form(State(st): State<AppState>) -> Markup {
+    view::login(&chrome(&st, None), None)
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    token: String,
+}
+
+/// `POST /admin/login`.
+pub async fn login(State(st): State<AppState>, body: String) -> Result<Response, Page> {
+    let f: LoginForm = parse_form(&body).map_err(|e| page_err(&st, e))?;
+    match auth::start_session(&st, &f.token).await {
+        Some(cookie) => Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/admin")).into_response()),
+        None => Ok((axum::http::StatusCode::UNAUTHORIZED, view::login(&chrome(&st, None), Some("That token is not right."))).into_response()),
+    }
+}
+
+/// `POST /admin/logout`.
+pub async fn logout(State(st): State<AppState>, jar: CookieJar) -> Response {
+    auth::end_session(&st, &jar).await;
+    ([(header::SET_COOKIE, auth::clear_cookie())], Redirect::to("/")).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct StatsQuery {
+    token: Option<String>,
+}
+
+/// `GET /stats?token=`: the original's route; a valid token starts a session.
+pub async fn stats(State(st): State<AppState>, Query(q): Query<StatsQuery>) -> Response {
+    match auth::start_session(&st, q.token.as_deref().unwrap_or("")).await {
+        Some(cookie) => ([(header::SET_COOKIE, cookie)], Redirect::to("/admin")).into_response(),
+        None => Redirect::to("/admin/login").into_response(),
+    }
+}
+
+/// `POST /admin/jobs/{job}`: JSON for scripts, back to the dashboard for the browser.
+pub async fn run_job(State(st): State<AppState>, a: Admin, Path(name): Path<String>, Query(q): Query<NoticeQuery>) -> Result<Response, ApiError> {
+    let job = Job::parse(&name).ok_or_else(|| {
+        let names: Vec<_> = Job::ALL.iter().map(|j| j.name()).collect();
+        AppError::NotFound(format!("no job {name:?}; jobs are {}", names.join(", ")))
+    })?;
+    let dry = q.dry_run.is_some_and(|d| d == "1" || d == "true");
+    let out: Outcome = jobs::run(&st, job, dry).await?;
+    if a.bearer {
+        Ok(Json(out).into_response())
+    } else {
+        Ok(Redirect::to(&format!("/admin?notice={}", job.name())).into_response())
+    }
+}
+
+/// `POST /admin/price/accept`: accepts a held price (held prices come with the real price oracle).
+pub async fn accept_price(_a: Admin) -> Redirect {
+    Redirect::to("/admin?notice=accepted")
+}
+
+/// `POST /admin/operation/{id}/cancel`.
+pub async fn cancel(State(st): State<AppState>, _a: Admin, Path(id): Path<String>) -> Result<Redirect, Page> {
+    let op = ops::get(&st, &id).await.map_err(|e| page_err(&st, e))?;
+    jobs::payouts::cancel(&st, &op).await.map_err(|e| page_err(&st, e))?;
+    Ok(Redirect::to("/admin?notice=cancelled"))
+}
+
+/// `GET /admin/api/ops`: what `ops list` prints.
+pub async fn api_ops(State(st): State<AppState>, _a: Admin) -> Result<Json<Vec<OpSummary>>, ApiError> {
+    Ok(Json(ops::summaries(&st).await?))
+}
+
+/// `GET /admin/api/ops/{key}`: what `ops show` prints.
+pub async fn api_op(State(st): State<AppState>, _a: Admin, Path(key): Path<String>) -> Result<Json<OpDetail>, ApiError> {
+    Ok(Json(ops::detail(&st, &key).await?))
+}
+
+/// `POST /admin/api/ops/{key}/cancel`.
+pub async fn api_cancel(State(st): State<AppState>, _a: Admin, Path(key): Path<String>) -> Result<Json<OpSummary>, ApiError> {
+    let op = ops::get(&st, &key).await?;
+    let op = jobs::payouts::cancel(&st, &op).await?;
+    let acct = st.cache.account(&st.wallet, op.account_index).await.unwrap_or_default();
+    Ok(Json(ops::summary(&op, &acct)))
+}

@@ -1,0 +1,31 @@
+//! Handlers, one module per area.
+
+pub mod admin;
+pub mod api;
+pub mod assets;
+pub mod operation;
+pub mod public;
+pub mod sandbox;
+
+use serde::de::DeserializeOwned;
+
+use super::Page;
+use super::views::layout::Chrome;
+use crate::app::AppState;
+use crate::error::AppError;
+
+/// The page frame for this app.
+pub fn chrome(st: &AppState, refresh: Option<u32>) -> Chrome {
+    Chrome { site_name: st.config.site_name.clone(), sandbox: st.sandbox.is_some(), refresh }
+}
+
+/// An error as an HTML page of this app.
+pub fn page_err(st: &AppState, e: impl Into<AppError>) -> Page {
+    Page { chrome: chrome(st, None), error: e.into() }
+}
+
+/// Parses an urlencoded form body; a malformed one is a 4xx that says so.
+pub fn parse_form<T: DeserializeOwned>(body: &str) -> Result<T, AppError> {
+    serde_urlencoded::from_str(body)
+        .map_err(|e| AppError::BadInput(format!("The form could not be read ({e}). Reload the page and submit it again.")))
+}

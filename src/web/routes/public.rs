@@ -1,0 +1,91 @@
+//! `/`, `/launchpad`, `/info` and the 404 page.
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::Markup;
+
+use super::{chrome, page_err, parse_form};
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::ops::{self, LaunchForm};
+use crate::web::Page;
+use crate::web::views::{index, info as info_view, launchpad};
+
+/// Nodes per page of the index.
+pub const PER_PAGE: usize = 25;
+
+#[derive(serde::Deserialize)]
+pub struct PageQuery {
+    page: Option<usize>,
+}
+
+/// `GET /`.
+pub async fn index(State(st): State<AppState>, Query(q): Query<PageQuery>) -> Result<Markup, Page> {
+    st.metrics.page_view();
+    let rows = super::api::node_rows(&st).await.map_err(|e| page_err(&st, e))?;
+    let pages = rows.len().div_ceil(PER_PAGE).max(1);
+    let page_no = q.page.unwrap_or(1).clamp(1, pages);
+    let shown = &rows[(page_no - 1) * PER_PAGE..(page_no * PER_PAGE).min(rows.len())];
+    Ok(index::render(&chrome(&st, None), shown, page_no, pages, rows.len()))
+}
+
+async fn launchpad_page(st: &AppState, form: LaunchForm, error: Option<String>) -> Result<Markup, Page> {
+    let regions = st.cache.regions(&st.cloud, &st.config.do_droplet_size).await.map_err(|e| page_err(st, e))?;
+    let rates = ops::rates(st).await.ok();
+    let l = launchpad::Launchpad {
+        regions: &regions,
+        form,
+        error,
+        open: st.config.launchpad_enabled,
+        min_to_launch: rates.as_ref().map(|(_, r)| ops::min_to_launch(st, r)),
+        hourly_usd: rates.as_ref().map(|(c, _)| c.total()),
+        min_hours: st.config.min_funded_secs / 3600,
+    };
+    Ok(launchpad::render(&chrome(st, None), &l))
+}
+
+/// `GET /launchpad`.
+pub async fn launchpad_form(State(st): State<AppState>) -> Result<Markup, Page> {
+    st.metrics.page_view();
+    let form = LaunchForm { codename: crate::domain::codename::suggest(crate::util::random3()), ..Default::default() };
+    launchpad_page(&st, form, None).await
+}
+
+/// `POST /launchpad`: 303 to the new operation, or the form again with what to fix.
+pub async fn launchpad_submit(State(st): State<AppState>, body: String) -> Result<Response, Page> {
+    let form: LaunchForm = match parse_form(&body) {
+        Ok(f) => f,
+        Err(e) => return Err(page_err(&st, e)),
+    };
+    match ops::create(&st, &form).await {
+        Ok(op) => Ok(Redirect::to(&format!("/operation/{}", op.id)).into_response()),
+        Err(e @ (AppError::BadInput(_) | AppError::Forbidden(_) | AppError::Unavailable(_))) => {
+            let code = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+            let page = launchpad_page(&st, form, Some(e.to_string())).await?;
+            Ok((code, page).into_response())
+        }
+        Err(e) => Err(page_err(&st, e)),
+    }
+}
+
+/// `GET /info`.
+pub async fn info(State(st): State<AppState>) -> Markup {
+    st.metrics.page_view();
+    let c = &st.config;
+    let i = info_view::Info {
+        rates: ops::rates(&st).await.ok(),
+        size: &c.do_droplet_size,
+        storage_gb: c.do_droplet_storage_gb,
+        min_funded_secs: c.min_funded_secs,
+        low_funds_secs: c.low_funds_secs,
+        grace_secs: c.grace_secs,
+        donation: &c.payout_address,
+    };
+    info_view::render(&chrome(&st, None), &i)
+}
+
+/// Anything else: the 404 page.
+pub async fn not_found(State(st): State<AppState>) -> Page {
+    page_err(&st, AppError::NotFound("There is no page at this address.".into()))
+}

@@ -1,0 +1,149 @@
+//! `/admin` and `/admin/login`.
+
+use maud::{Markup, html};
+
+use super::layout::{Chrome, notice, page};
+use super::xmr;
+use crate::clock;
+use crate::domain::money::{Micro, format_usd};
+use crate::jobs::Job;
+use crate::ops::OpSummary;
+use crate::store::JobRecord;
+
+/// One operation on the dashboard.
+pub struct AdminRow {
+    pub s: OpSummary,
+    pub region: String,
+    pub volume: Option<String>,
+    pub ipv4: Option<String>,
+    pub last_payout: Option<i64>,
+    pub unrelayed: usize,
+    pub cancellable: bool,
+}
+
+/// The dashboard's content.
+pub struct Dashboard<'a> {
+    pub rows: &'a [AdminRow],
+    pub jobs: &'a [(String, JobRecord)],
+    pub paused: bool,
+    pub price: Option<Micro>,
+    pub notice: Option<String>,
+}
+
+/// The login page.
+pub fn login(c: &Chrome, error: Option<&str>) -> Markup {
+    page(
+        c,
+        "Admin login",
+        html! {
+            section.card.narrow {
+                h1 { "Admin login" }
+                @if let Some(e) = error { (notice("error", e)) }
+                form method="post" action="/admin/login" {
+                    label for="token" { "Admin token" }
+                    input #token type="password" name="token" required autocomplete="current-password";
+                    small { "STATS_TOKEN, or the content of DATA_DIR/admin-token." }
+                    button type="submit" { "Log in" }
+                }
+            }
+        },
+    )
+}
+
+/// The dashboard.
+pub fn render(c: &Chrome, d: &Dashboard) -> Markup {
+    page(
+        c,
+        "Admin",
+        html! {
+            section.card {
+                h1 { "Operator dashboard" }
+                @if let Some(n) = &d.notice { (notice("ok", n)) }
+                @if d.paused { (notice("warn", "PAYOUTS_PAUSED=1: payouts, ends and launches are held.")) }
+                form.inline method="post" action="/admin/logout" { button.link type="submit" { "Log out" } }
+            }
+            section.card {
+                h2 { "Jobs" }
+                div.table-wrap { table {
+                    thead { tr { th { "Job" } th { "Last run" } th { "Outcome" } th {} } }
+                    tbody { @for j in Job::ALL {
+                        @let rec = d.jobs.iter().find(|(n, _)| n == j.name()).map(|(_, r)| r);
+                        tr {
+                            td { (j.name()) }
+                            td { @if let Some(r) = rec { (clock::human(r.last_run)) } @else { "never" } }
+                            td { @if let Some(r) = rec { span class=(if r.ok { "ok" } else { "bad" }) { (r.outcome) } } }
+                            td { form method="post" action={"/admin/jobs/" (j.name())} { button type="submit" { "Run now" } } }
+                        }
+                    } }
+                } }
+            }
+            @if c.sandbox {
+                section.card {
+                    h2 { "Sandbox price" }
+                    p { "Current simulated price: " (d.price.map(format_usd).unwrap_or_else(|| "?".into())) " per XMR. Drop it to see low funds and the end of a node." }
+                    form.inline method="post" action="/sandbox/price" {
+                        label for="usd" { "New price in USD" }
+                        input #usd name="usd" inputmode="decimal" size="10" value="1.50";
+                        button type="submit" { "Set price" }
+                    }
+                }
+            }
+            section.card {
+                h2 { "Operations (" (d.rows.len()) ")" }
+                div.table-wrap { table.ops {
+                    thead { tr { th { "Codename" } th { "State" } th { "Unlocked / balance" } th { "Resources" } th { "Last payout" } th { "Unrelayed" } th {} } }
+                    tbody { @for r in d.rows {
+                        tr {
+                            td { a href={"/operation/" (r.s.id)} { (r.s.codename) } br; small { code { (r.s.id) } } }
+                            td { (r.s.state) @if let Some(p) = &r.s.problem { br; small.bad { (p) } } }
+                            td { (xmr(r.s.unlocked)) " / " (xmr(r.s.balance)) }
+                            td { small {
+                                (r.region)
+                                @if let Some(d) = r.s.droplet { br; "droplet " (d) }
+                                @if let Some(v) = &r.volume { br; "volume " (v) }
+                                @if let Some(ip) = &r.ipv4 { br; (ip) }
+                            } }
+                            td { @if let Some(t) = r.last_payout { (clock::human(t)) } @else { "—" } }
+                            td { (r.unrelayed) }
+                            td { @if r.cancellable {
+                                form method="post" action={"/admin/operation/" (r.s.id) "/cancel"} { button.danger type="submit" { "Cancel" } }
+                            } }
+                        }
+                    } }
+                } }
+            }
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dashboard_lists_operations_and_jobs() {
+        let row = AdminRow {
+            s: OpSummary {
+                codename: "alpha".into(),
+                id: "0123".into(),
+                state: "active".into(),
+                balance: 5,
+                unlocked: 4,
+                droplet: Some(1001),
+                problem: None,
+            },
+            region: "ams3".into(),
+            volume: Some("vol-1".into()),
+            ipv4: None,
+            last_payout: None,
+            unrelayed: 0,
+            cancellable: true,
+        };
+        let d = Dashboard { rows: &[row], jobs: &[], paused: true, price: Some(150_000_000), notice: None };
+        let s = render(&crate::web::views::chrome(), &d).into_string();
+        for w in ["alpha", "droplet 1001", "/admin/jobs/process-payouts", "PAYOUTS_PAUSED", "$150.00", "/cancel"] {
+            assert!(s.contains(w), "missing {w}");
+        }
+        assert!(login(&crate::web::views::chrome(), Some("Wrong token")).into_string().contains("Wrong token"));
+    }
+}
