@@ -9,15 +9,29 @@ use crate::app::AppState;
 
 /// Runs the web server and the scheduler on `listener` until `shutdown`.
 pub async fn run(st: AppState, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    run_with(st, listener, shutdown, true).await
+}
+
+/// Like [`run`]; tests that move the clock and trigger jobs themselves pass
+/// `scheduler: false`.
+pub async fn run_with(
+    st: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    scheduler: bool,
+) -> std::io::Result<()> {
     if let Err(e) = st.cache.refresh_fee(&st.wallet).await {
         tracing::warn!(error = %e, "no fee estimate from the wallet yet; pages use the default");
     }
-    let mut sched = match crate::scheduler::start(&st).await {
-        Ok(s) => Some(s),
-        Err(e) => {
-            tracing::error!(error = %e, "the scheduler did not start; /status reports it");
-            None
-        }
+    let mut sched = match scheduler.then_some(()) {
+        None => None,
+        Some(()) => match crate::scheduler::start(&st).await {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::error!(error = %e, "the scheduler did not start; /status reports it");
+                None
+            }
+        },
     };
     let addr = listener.local_addr()?;
     tracing::info!(%addr, sandbox = st.sandbox.is_some(), "serving {}", st.config.public_url);

@@ -53,6 +53,20 @@ pub fn format_xmr(pico: Pico) -> String {
     format!("{int}.{shown}")
 }
 
+/// An estimate shown to visitors: rounded up to 6 decimals, so it never falls short.
+pub fn format_xmr_estimate(pico: Pico) -> String {
+    format_xmr(pico.div_ceil(1_000_000).saturating_mul(1_000_000))
+}
+
+/// Dollars rounded to cents (amounts of a dollar or more) for tables.
+pub fn format_usd_cents(micro: Micro) -> String {
+    if micro < 1_000_000 {
+        return format_usd(micro);
+    }
+    let cents = (micro + 5_000) / 10_000;
+    format!("${}.{:02}", cents / 100, cents % 100)
+}
+
 /// Micro-USD as dollars with as many decimals as needed (at least 2).
 pub fn format_usd(micro: Micro) -> String {
     let int = micro / 1_000_000;
@@ -168,6 +182,9 @@ mod tests {
         assert_eq!(format_usd(62_260), "$0.06226");
         assert_eq!(format_usd(24_000_000), "$24.00");
         assert_eq!(micro_from_f64(0.03571), Some(35_710));
+        assert_eq!(format_xmr_estimate(740_988_933_334), "0.740989");
+        assert_eq!(format_usd_cents(20_918_688), "$20.92");
+        assert_eq!(format_usd_cents(62_258), "$0.062258");
     }
 
     #[test]

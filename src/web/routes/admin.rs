@@ -67,7 +67,7 @@ struct LoginForm {
 }
 
 /// `POST /admin/login`.
-pub async fn login(State(st): State<AppState>, body: String) -> Result<Response, Page> {
+pub async fn login(State(st): State<AppState>, body: axum::body::Bytes) -> Result<Response, Page> {
     let f: LoginForm = parse_form(&body).map_err(|e| page_err(&st, e))?;
     match auth::start_session(&st, &f.token).await {
         Some(cookie) => Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/admin")).into_response()),

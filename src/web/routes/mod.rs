@@ -25,7 +25,9 @@ pub fn page_err(st: &AppState, e: impl Into<AppError>) -> Page {
 }
 
 /// Parses an urlencoded form body; a malformed one is a 4xx that says so.
-pub fn parse_form<T: DeserializeOwned>(body: &str) -> Result<T, AppError> {
-    serde_urlencoded::from_str(body)
+pub fn parse_form<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| AppError::BadInput("The form could not be read (it is not UTF-8 text). Reload the page and submit it again.".into()))?;
+    serde_urlencoded::from_str(text)
         .map_err(|e| AppError::BadInput(format!("The form could not be read ({e}). Reload the page and submit it again.")))
 }

@@ -53,7 +53,7 @@ pub async fn launchpad_form(State(st): State<AppState>) -> Result<Markup, Page> 
 }
 
 /// `POST /launchpad`: 303 to the new operation, or the form again with what to fix.
-pub async fn launchpad_submit(State(st): State<AppState>, body: String) -> Result<Response, Page> {
+pub async fn launchpad_submit(State(st): State<AppState>, body: axum::body::Bytes) -> Result<Response, Page> {
     let form: LaunchForm = match parse_form(&body) {
         Ok(f) => f,
         Err(e) => return Err(page_err(&st, e)),

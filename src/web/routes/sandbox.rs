@@ -22,7 +22,7 @@ struct PayForm {
 }
 
 /// `POST /sandbox/operation/{id}/pay`.
-pub async fn pay(State(st): State<AppState>, Path(id): Path<String>, body: String) -> Result<Redirect, Page> {
+pub async fn pay(State(st): State<AppState>, Path(id): Path<String>, body: axum::body::Bytes) -> Result<Redirect, Page> {
     let sb = sandbox_only(&st)?;
     let f: PayForm = parse_form(&body).map_err(|e| page_err(&st, e))?;
     let amount = parse_xmr(&f.amount_xmr).filter(|a| *a > 0).ok_or_else(|| {
@@ -41,7 +41,7 @@ struct PriceForm {
 }
 
 /// `POST /sandbox/price` (admin).
-pub async fn price(State(st): State<AppState>, _a: Admin, body: String) -> Result<Redirect, Page> {
+pub async fn price(State(st): State<AppState>, _a: Admin, body: axum::body::Bytes) -> Result<Redirect, Page> {
     let sb = sandbox_only(&st)?;
     let f: PriceForm = parse_form(&body).map_err(|e| page_err(&st, e))?;
     let usd = parse_decimal_micro(&f.usd).filter(|u| *u > 0).ok_or_else(|| {

@@ -3,7 +3,7 @@
 use maud::{Markup, html};
 
 use super::layout::{Chrome, page};
-use super::{PERIODS, period_cost, xmr};
+use super::{PERIODS, period_cost, xmr, xmr_est};
 use crate::clock;
 use crate::domain::money::{HourlyCost, Rates, format_usd};
 
@@ -45,7 +45,7 @@ pub fn render(c: &Chrome, i: &Info) -> Markup {
                         table.pricing {
                             thead { tr { th { "Runs for" } th { "XMR" } th { "USD" } } }
                             tbody { @for (label, secs) in PERIODS { @let (p, usd) = period_cost(r, secs);
-                                tr { td { (label) } td { (xmr(p)) } td { (usd) } } } }
+                                tr { td { (label) } td { (xmr_est(p)) } td { (usd) } } } }
                         }
                     }
                     None => p.notice.warn { "Prices are not available right now." }

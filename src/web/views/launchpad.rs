@@ -3,7 +3,7 @@
 use maud::{Markup, html};
 
 use super::layout::{Chrome, notice, page};
-use super::xmr;
+use super::xmr_est;
 use crate::clients::cloud::Region;
 use crate::domain::money::{Pico, format_usd};
 use crate::ops::LaunchForm;
@@ -33,7 +33,7 @@ pub fn render(c: &Chrome, l: &Launchpad) -> Markup {
                     p { "Choose a name and a region. You get a Monero address; once it holds enough for "
                         (l.min_hours) " hours of hosting, the node launches." }
                     @if let (Some(min), Some(h)) = (l.min_to_launch, l.hourly_usd) {
-                        p.muted { "Right now that is " strong { (xmr(min)) } " (" (format_usd(h)) " per hour, fees included). "
+                        p.muted { "Right now that is " strong { (xmr_est(min)) } " (" (format_usd(h)) " per hour, fees included). "
                             a href="/info" { "Pricing details" } }
                     }
                     @if let Some(e) = &l.error { (notice("error", e)) }

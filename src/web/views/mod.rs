@@ -11,7 +11,7 @@ pub mod layout;
 pub mod operation;
 pub mod payouts;
 
-use crate::domain::money::{Pico, Rates, format_usd, format_xmr};
+use crate::domain::money::{Pico, Rates, format_usd_cents, format_xmr, format_xmr_estimate};
 
 /// The periods of the pricing tables.
 pub const PERIODS: [(&str, u64); 4] =
@@ -20,7 +20,12 @@ pub const PERIODS: [(&str, u64); 4] =
 /// XMR and USD needed for a period, fees included.
 pub fn period_cost(r: &Rates, secs: u64) -> (Pico, String) {
     let usd = (u128::from(r.cost) * u128::from(secs) / 3600) as u64;
-    (r.needed_for(secs), format_usd(usd))
+    (r.needed_for(secs), format_usd_cents(usd))
+}
+
+/// An estimate in XMR, rounded up.
+pub fn xmr_est(p: Pico) -> String {
+    format!("{} XMR", format_xmr_estimate(p))
 }
 
 /// `1.2345 XMR`.

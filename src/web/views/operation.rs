@@ -4,7 +4,7 @@
 use maud::{Markup, html};
 
 use super::layout::{Chrome, notice, page, row};
-use super::{PERIODS, period_cost, xmr};
+use super::{PERIODS, period_cost, xmr, xmr_est};
 use crate::clients::wallet::{AccountState, TransferStatus};
 use crate::clock;
 use crate::domain::event::Event;
@@ -36,7 +36,7 @@ fn balances(a: &AccountState, min: Option<Pico>) -> Markup {
             (row("Unlocked", html! { strong { (xmr(a.unlocked)) } }))
             (row("Locked", html! { (xmr(a.locked())) }))
             (row("In the pool", html! { (xmr(a.in_pool())) }))
-            @if let Some(m) = min { (row("Minimum to launch", html! { (xmr(m)) })) }
+            @if let Some(m) = min { (row("Minimum to launch", html! { (xmr_est(m)) })) }
         }
         @if let Some(m) = min && a.unlocked < m {
             progress max="100" value=(a.unlocked.saturating_mul(100) / m.max(1)) { }
@@ -80,7 +80,7 @@ fn pricing(cost: &HourlyCost, r: &Rates) -> Markup {
         table.pricing {
             thead { tr { th { "Runs for" } th { "XMR" } th { "USD" } } }
             tbody { @for (label, secs) in PERIODS { @let (p, usd) = period_cost(r, secs);
-                tr { td { (label) } td { (xmr(p)) } td { (usd) } }
+                tr { td { (label) } td { (xmr_est(p)) } td { (usd) } }
             } }
         }
     }

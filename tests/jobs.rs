@@ -1,0 +1,119 @@
+//! Each `run <job>` has an effect a test can see.
+
+mod support;
+
+use nodecannon::clients::cloud::DropletSpec;
+use nodecannon::domain::state::State;
+
+async fn launched(app: &support::TestApp, name: &str) -> String {
+    let id = app.open(name).await;
+    app.pay(&id, "1").await;
+    app.advance(120);
+    app.run_job("launch-funded").await;
+    app.advance(30);
+    app.run_job("launch-funded").await;
+    assert_eq!(app.op(&id).state, State::Active);
+    id
+}
+
+#[tokio::test]
+async fn backup_writes_a_file_that_opens_as_a_database() {
+    let app = support::start(&[]).await;
+    let id = app.open("alpha").await;
+    let out = app.run_job("backup").await;
+    assert_eq!(out["actions"].as_array().unwrap().len(), 1);
+    let backups: Vec<_> = std::fs::read_dir(app.dir.path().join("backups")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(backups.len(), 1);
+    let restored = tempfile::tempdir().unwrap();
+    nodecannon::store::restore_from(&backups[0], restored.path()).unwrap();
+    let s = nodecannon::store::Store::open(restored.path(), 0).unwrap();
+    assert_eq!(s.find_operation("alpha").unwrap().unwrap().id, id);
+}
+
+#[tokio::test]
+async fn backups_beyond_backup_keep_are_removed() {
+    let app = support::start(&[("BACKUP_KEEP", "2")]).await;
+    for _ in 0..4 {
+        app.run_job("backup").await;
+        app.advance(3600);
+    }
+    assert_eq!(std::fs::read_dir(app.dir.path().join("backups")).unwrap().count(), 2);
+}
+
+#[tokio::test]
+async fn reconcile_destroys_an_old_orphan_and_keeps_tracked_droplets() {
+    let app = support::start(&[]).await;
+    let id = launched(&app, "alpha").await;
+    let spec = DropletSpec {
+        name: "stray".into(),
+        region: "ams3".into(),
+        size: "s-2vcpu-4gb".into(),
+        image: "x".into(),
+        ssh_keys: vec![],
+        user_data: String::new(),
+        volume_ids: vec![],
+        tags: vec!["nodecannon".into()],
+    };
+    let orphan = app.state.cloud.create_droplet(&spec).await.unwrap();
+    let out = app.run_job("reconcile").await;
+    assert!(out["actions"].as_array().unwrap().is_empty(), "a young orphan is left alone: {out}");
+    app.advance(31 * 60);
+    let r = app.http.post(app.url("/admin/jobs/reconcile?dry_run=1")).bearer_auth("test-admin-token").send().await.unwrap();
+    let dry: serde_json::Value = r.json().await.unwrap();
+    assert!(dry["actions"].to_string().contains("would destroy orphan droplet"));
+    assert!(app.state.cloud.droplet(orphan.id).await.unwrap().is_some(), "dry run changes nothing");
+    app.run_job("reconcile").await;
+    assert!(app.state.cloud.droplet(orphan.id).await.unwrap().is_none(), "orphan destroyed");
+    let tracked = app.op(&id).resources.droplet_id.unwrap();
+    assert!(app.state.cloud.droplet(tracked).await.unwrap().is_some(), "tracked droplet kept");
+}
+
+#[tokio::test]
+async fn reconcile_sends_an_operation_whose_droplet_vanished_back_to_funded() {
+    let app = support::start(&[]).await;
+    let id = launched(&app, "alpha").await;
+    let droplet = app.op(&id).resources.droplet_id.unwrap();
+    app.state.cloud.destroy_droplet(droplet).await.unwrap();
+    app.run_job("reconcile").await;
+    assert_eq!(app.op(&id).state, State::Funded);
+    app.run_job("launch-funded").await;
+    app.advance(30);
+    app.run_job("launch-funded").await;
+    assert_eq!(app.op(&id).state, State::Active, "relaunched");
+}
+
+#[tokio::test]
+async fn health_changes_a_node_status_as_it_boots_and_syncs() {
+    let app = support::start(&[]).await;
+    launched(&app, "alpha").await;
+    let status = |v: serde_json::Value| v[0]["status"].as_str().unwrap().to_string();
+    let (_, body) = app.get("/api/nodes").await;
+    assert_eq!(status(serde_json::from_str(&body).unwrap()), "booting", "no probe yet");
+    let (code, _) = app.get("/api/info/alpha").await;
+    assert_eq!(code, 404);
+    app.advance(60);
+    app.run_job("health").await;
+    let (_, body) = app.get("/api/nodes").await;
+    assert_eq!(status(serde_json::from_str(&body).unwrap()), "syncing");
+    app.advance(15 * 60);
+    app.run_job("health").await;
+    let (_, body) = app.get("/api/nodes").await;
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(status(v.clone()), "synced");
+    assert_eq!(v[0]["synchronized"], true);
+    let (code, info) = app.get("/api/info/alpha").await;
+    assert_eq!(code, 200);
+    assert!(info.contains("\"height\""));
+}
+
+#[tokio::test]
+async fn unknown_jobs_and_missing_tokens_are_refused() {
+    let app = support::start(&[]).await;
+    let r = app.http.post(app.url("/admin/jobs/nope")).bearer_auth("test-admin-token").send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    assert!(r.text().await.unwrap().contains("launch-funded"));
+    let r = app.http.post(app.url("/admin/jobs/backup")).bearer_auth("wrong").send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let r = app.http.get(app.url("/admin")).send().await.unwrap();
+    assert_eq!((r.status().as_u16(), r.headers()["location"].to_str().unwrap()), (303, "/admin/login"));
+}

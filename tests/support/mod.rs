@@ -1,0 +1,133 @@
+//! Shared helpers: a sandbox server on port 0 with a manual clock, driven over HTTP.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use nodecannon::app::AppState;
+use nodecannon::clock::ManualClock;
+use nodecannon::config::{Config, VarMap};
+use reqwest::redirect::Policy;
+use tokio::sync::oneshot;
+
+/// 2026-01-01T00:00:00Z: tests start here and move forward.
+pub const START: i64 = 1_767_225_600;
+
+/// A running test server.
+pub struct TestApp {
+    pub base: String,
+    pub state: AppState,
+    pub clock: Arc<ManualClock>,
+    pub http: reqwest::Client,
+    pub dir: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+/// Starts a sandbox server with extra settings.
+pub async fn start(extra: &[(&str, &str)]) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    start_in(dir, extra).await
+}
+
+/// Starts a sandbox server on an existing data directory.
+pub async fn start_in(dir: tempfile::TempDir, extra: &[(&str, &str)]) -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut vars = VarMap::new();
+    vars.insert("DATA_DIR".into(), dir.path().display().to_string());
+    vars.insert("LISTEN_ADDR".into(), addr.to_string());
+    vars.insert("STATS_TOKEN".into(), "test-admin-token".into());
+    for (k, v) in extra {
+        vars.insert(k.to_string(), v.to_string());
+    }
+    let config = Config::from_vars(&vars).unwrap();
+    let clock = Arc::new(ManualClock::new(START));
+    let state = AppState::build_with_clock(config, clock.clone()).unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(nodecannon::server::run_with(
+        state.clone(),
+        listener,
+        async move {
+            let _ = rx.await;
+        },
+        false,
+    ));
+    let http = reqwest::Client::builder().redirect(Policy::none()).build().unwrap();
+    TestApp { base: format!("http://{addr}"), state, clock, http, dir, stop: Some(tx), task: Some(task) }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let r = self.http.get(self.url(path)).send().await.unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
+    /// Posts a form; returns status, Location header and body.
+    pub async fn post_form(&self, path: &str, body: &str) -> (u16, Option<String>, String) {
+        let r = self
+            .http
+            .post(self.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("authorization", "Bearer test-admin-token")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let loc = r.headers().get("location").map(|v| v.to_str().unwrap().to_string());
+        (r.status().as_u16(), loc, r.text().await.unwrap())
+    }
+
+    /// Opens an operation through the launchpad; returns its id.
+    pub async fn open(&self, codename: &str) -> String {
+        let (code, loc, body) = self.post_form("/launchpad", &format!("codename={codename}&region=ams3")).await;
+        assert_eq!(code, 303, "{body}");
+        loc.unwrap().rsplit('/').next().unwrap().to_string()
+    }
+
+    /// Simulates a payment through the sandbox form.
+    pub async fn pay(&self, id: &str, xmr: &str) {
+        let (code, _, body) = self.post_form(&format!("/sandbox/operation/{id}/pay"), &format!("amount_xmr={xmr}")).await;
+        assert_eq!(code, 303, "{body}");
+    }
+
+    /// Runs a job through the admin API; returns its outcome JSON.
+    pub async fn run_job(&self, job: &str) -> serde_json::Value {
+        let r = self
+            .http
+            .post(self.url(&format!("/admin/jobs/{job}")))
+            .bearer_auth("test-admin-token")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{job}");
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert!(v["errors"].as_array().unwrap().is_empty(), "{job}: {v}");
+        v
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, secs: i64) {
+        self.clock.advance(secs);
+    }
+
+    pub fn op(&self, id: &str) -> nodecannon::domain::operation::Operation {
+        self.state.store.operation(id).unwrap().unwrap()
+    }
+
+    /// Stops the server and releases the database; returns the data directory.
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.await.unwrap().unwrap();
+        }
+        let TestApp { dir, state, .. } = self;
+        drop(state);
+        dir
+    }
+}
