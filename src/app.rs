@@ -78,7 +78,9 @@ impl AppState {
             cache: Arc::new(Caches::default()),
             metrics,
             admin_token,
-            sessions: moka::future::Cache::builder().time_to_live(std::time::Duration::from_secs(12 * 3600)).build(),
+            sessions: moka::future::Cache::builder()
+                .time_to_live(std::time::Duration::from_secs(12 * 3600))
+                .build(),
             job_lock: Default::default(),
             scheduler_running: Default::default(),
         })

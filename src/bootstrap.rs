@@ -11,9 +11,19 @@ pub fn render(c: &Config, op: &Operation) -> String {
         .replace("{{OP_ID}}", &op.id)
         .replace("{{CODENAME}}", &op.codename)
         .replace("{{REPORT_TOKEN}}", &op.node_token)
-        .replace("{{REPORT_URL}}", &format!("{}/api/nodes/{}/report", c.public_url, op.id))
+        .replace(
+            "{{REPORT_URL}}",
+            &format!("{}/api/nodes/{}/report", c.public_url, op.id),
+        )
         .replace("{{RPC_PORT}}", &c.node_rpc_port.to_string())
-        .replace("{{PRUNE}}", if c.node_prune { "--prune-blockchain" } else { "" })
+        .replace(
+            "{{PRUNE}}",
+            if c.node_prune {
+                "--prune-blockchain"
+            } else {
+                ""
+            },
+        )
 }
 
 #[cfg(test)]

@@ -36,7 +36,10 @@ impl Default for Caches {
         let ttl = |secs| Duration::from_secs(secs);
         Self {
             price: Cache::builder().time_to_live(ttl(60)).build(),
-            accounts: Cache::builder().max_capacity(100_000).time_to_live(ttl(20)).build(),
+            accounts: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(ttl(20))
+                .build(),
             fee: std::sync::RwLock::new(None),
             qr: Cache::builder().max_capacity(10_000).build(),
             size_price: Cache::builder().time_to_live(ttl(6 * 3600)).build(),
@@ -53,11 +56,21 @@ fn unarc<E: Clone>(e: Arc<E>) -> E {
 impl Caches {
     /// The XMR price.
     pub async fn price(&self, p: &Arc<dyn PriceOracle>) -> Result<Quote, PriceError> {
-        self.price.try_get_with((), p.xmr_usd()).await.map_err(unarc)
+        self.price
+            .try_get_with((), p.xmr_usd())
+            .await
+            .map_err(unarc)
     }
     /// One account's money.
-    pub async fn account(&self, w: &Arc<dyn Wallet>, index: u32) -> Result<AccountState, WalletError> {
-        self.accounts.try_get_with(index, w.account_state(index)).await.map_err(unarc)
+    pub async fn account(
+        &self,
+        w: &Arc<dyn Wallet>,
+        index: u32,
+    ) -> Result<AccountState, WalletError> {
+        self.accounts
+            .try_get_with(index, w.account_state(index))
+            .await
+            .map_err(unarc)
     }
     /// Stores an account's money a job just read.
     pub async fn put_account(&self, index: u32, state: AccountState) {
@@ -70,7 +83,11 @@ impl Caches {
     /// The estimated payout fee for pages: the last one a job read from the
     /// wallet, or a conservative default before any did (no wallet call per view).
     pub fn fee(&self) -> Pico {
-        self.fee.read().ok().and_then(|f| *f).unwrap_or(DEFAULT_FEE_ESTIMATE)
+        self.fee
+            .read()
+            .ok()
+            .and_then(|f| *f)
+            .unwrap_or(DEFAULT_FEE_ESTIMATE)
     }
     /// Refreshes the fee estimate from the wallet (jobs and start-up).
     pub async fn refresh_fee(&self, w: &Arc<dyn Wallet>) -> Result<Pico, WalletError> {
@@ -82,11 +99,17 @@ impl Caches {
     }
     /// A droplet size's hourly price.
     pub async fn size_price(&self, c: &Arc<dyn Cloud>, size: &str) -> Result<Micro, CloudError> {
-        self.size_price.try_get_with(size.to_string(), c.size_price_hourly(size)).await.map_err(unarc)
+        self.size_price
+            .try_get_with(size.to_string(), c.size_price_hourly(size))
+            .await
+            .map_err(unarc)
     }
     /// Regions offering a size.
     pub async fn regions(&self, c: &Arc<dyn Cloud>, size: &str) -> Result<Vec<Region>, CloudError> {
-        self.regions.try_get_with(size.to_string(), c.regions(size)).await.map_err(unarc)
+        self.regions
+            .try_get_with(size.to_string(), c.regions(size))
+            .await
+            .map_err(unarc)
     }
     /// Forgets the price (after the sandbox price changes).
     pub async fn forget_price(&self) {

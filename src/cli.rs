@@ -110,7 +110,10 @@ pub fn main() -> ExitCode {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tokio_cron_scheduler=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// Why a command failed.
@@ -126,7 +129,8 @@ impl<E: std::fmt::Display> From<E> for Failure {
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
-    let config = config::load(cli.env_file.as_deref()).map_err(|e| Failure::Config(e.to_string()))?;
+    let config =
+        config::load(cli.env_file.as_deref()).map_err(|e| Failure::Config(e.to_string()))?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
         Command::Config { what: ConfigCmd::Check } => {
@@ -206,15 +210,29 @@ async fn run_job(config: Config, name: &str, dry_run: bool) -> Result<(), Failur
     })?;
     let out: Outcome = match Db::open(config)? {
         Db::Local(st) => jobs::run(&st, job, dry_run).await?,
-        Db::Remote(r) => r.post(&format!("/admin/jobs/{}{}", job.name(), if dry_run { "?dry_run=1" } else { "" })).await?,
+        Db::Remote(r) => {
+            r.post(&format!(
+                "/admin/jobs/{}{}",
+                job.name(),
+                if dry_run { "?dry_run=1" } else { "" }
+            ))
+            .await?
+        }
     };
     println!("{}", out.summary());
-    if out.errors.is_empty() { Ok(()) } else { Err(Failure::Other(format!("{} error(s)", out.errors.len()))) }
+    if out.errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::Other(format!("{} error(s)", out.errors.len())))
+    }
 }
 
 /// `ops list` output: the same whether read locally or through the server.
 pub fn format_list(list: &[OpSummary]) -> String {
-    let mut s = format!("{:<30} {:<32} {:<15} {:>18} {}\n", "CODENAME", "ID", "STATE", "BALANCE XMR", "DROPLET");
+    let mut s = format!(
+        "{:<30} {:<32} {:<15} {:>18} {}\n",
+        "CODENAME", "ID", "STATE", "BALANCE XMR", "DROPLET"
+    );
     for o in list {
         s.push_str(&format!(
             "{:<30} {:<32} {:<15} {:>18} {}\n",
@@ -222,7 +240,9 @@ pub fn format_list(list: &[OpSummary]) -> String {
             o.id,
             o.state,
             crate::domain::money::format_xmr(o.balance),
-            o.droplet.map(|d| d.to_string()).unwrap_or_else(|| "-".into())
+            o.droplet
+                .map(|d| d.to_string())
+                .unwrap_or_else(|| "-".into())
         ));
     }
     s
@@ -231,7 +251,12 @@ pub fn format_list(list: &[OpSummary]) -> String {
 async fn serve(config: Config) -> Result<(), Failure> {
     let listener = tokio::net::TcpListener::bind(config.listen_addr)
         .await
-        .map_err(|e| Failure::Config(format!("LISTEN_ADDR: cannot listen on {}: {e}", config.listen_addr)))?;
+        .map_err(|e| {
+            Failure::Config(format!(
+                "LISTEN_ADDR: cannot listen on {}: {e}",
+                config.listen_addr
+            ))
+        })?;
     let st = AppState::build(config).map_err(|e| match e {
         StartError::Config(m) => Failure::Config(m),
         e => Failure::Other(e.to_string()),
@@ -246,7 +271,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };
@@ -258,17 +284,20 @@ async fn shutdown_signal() {
 
 /// The database, opened here or held by a running server.
 enum Db {
-    Local(AppState),
+    Local(Box<AppState>),
     Remote(Remote),
 }
 
 impl Db {
     fn open(config: Config) -> Result<Db, Failure> {
         match AppState::build(config.clone()) {
-            Ok(st) => Ok(Db::Local(st)),
+            Ok(st) => Ok(Db::Local(Box::new(st))),
             Err(StartError::Store(StoreError::Locked(_))) => {
                 let token = crate::app::admin_token(&config)?;
-                Ok(Db::Remote(Remote { base: format!("http://{}", config.listen_addr), token: token.expose().to_string() }))
+                Ok(Db::Remote(Remote {
+                    base: format!("http://{}", config.listen_addr),
+                    token: token.expose().to_string(),
+                }))
             }
             Err(StartError::Config(m)) => Err(Failure::Config(m)),
             Err(e) => Err(Failure::Other(e.to_string())),
@@ -284,17 +313,22 @@ struct Remote {
 
 impl Remote {
     async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, Failure> {
-        self.send(reqwest::Client::new().get(format!("{}{path}", self.base))).await
+        self.send(reqwest::Client::new().get(format!("{}{path}", self.base)))
+            .await
     }
     async fn post<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, Failure> {
-        self.send(reqwest::Client::new().post(format!("{}{path}", self.base))).await
-    }
-    async fn send<T: serde::de::DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T, Failure> {
-        let r = req
-            .bearer_auth(&self.token)
-            .send()
+        self.send(reqwest::Client::new().post(format!("{}{path}", self.base)))
             .await
-            .map_err(|e| Failure::Other(format!("the database is held by a server, but its admin API did not answer: {e}")))?;
+    }
+    async fn send<T: serde::de::DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<T, Failure> {
+        let r = req.bearer_auth(&self.token).send().await.map_err(|e| {
+            Failure::Other(format!(
+                "the database is held by a server, but its admin API did not answer: {e}"
+            ))
+        })?;
         let status = r.status();
         let body = r.text().await?;
         if !status.is_success() {

@@ -53,7 +53,9 @@ pub fn rfc3339(t: Timestamp) -> String {
 
 /// `2026-11-23 15:04 UTC`.
 pub fn human(t: Timestamp) -> String {
-    chrono::DateTime::from_timestamp(t, 0).map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default()
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default()
 }
 
 /// `3 d 4 h`, `5 h 12 min`, `40 s`.

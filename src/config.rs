@@ -44,7 +44,10 @@ pub struct ConfigError {
 }
 
 fn err(var: &str, message: impl Into<String>) -> ConfigError {
-    ConfigError { var: var.to_string(), message: message.into() }
+    ConfigError {
+        var: var.to_string(),
+        message: message.into(),
+    }
 }
 
 /// Cron schedules of the jobs (six fields, with seconds).
@@ -178,7 +181,10 @@ pub fn read_env_file(path: &Path) -> Result<VarMap, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| err("--env-file", format!("cannot read {}: {e}", path.display())))?;
     parse_env_text(&text).map_err(|(line, msg)| {
-        err("--env-file", format!("{} line {line}: {msg}", path.display()))
+        err(
+            "--env-file",
+            format!("{} line {line}: {msg}", path.display()),
+        )
     })
 }
 
@@ -236,7 +242,12 @@ impl Reader<'_> {
     }
     fn list(&self, k: &str) -> Vec<String> {
         self.raw(k)
-            .map(|s| s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect())
+            .map(|s| {
+                s.split(',')
+                    .map(|x| x.trim().to_string())
+                    .filter(|x| !x.is_empty())
+                    .collect()
+            })
             .unwrap_or_default()
     }
     fn bool(&self, k: &str, default: bool) -> Result<bool, ConfigError> {
@@ -250,13 +261,19 @@ impl Reader<'_> {
     fn num<T: std::str::FromStr>(&self, k: &str, default: T, what: &str) -> Result<T, ConfigError> {
         match self.raw(k) {
             None => Ok(default),
-            Some(v) => v.parse().map_err(|_| err(k, format!("expected {what}, got {v:?}"))),
+            Some(v) => v
+                .parse()
+                .map_err(|_| err(k, format!("expected {what}, got {v:?}"))),
         }
     }
     fn micro(&self, k: &str, default: &str) -> Result<Micro, ConfigError> {
         let v = self.raw(k).unwrap_or(default);
-        parse_decimal_micro(v)
-            .ok_or_else(|| err(k, format!("expected a non-negative decimal like {default}, got {v:?}")))
+        parse_decimal_micro(v).ok_or_else(|| {
+            err(
+                k,
+                format!("expected a non-negative decimal like {default}, got {v:?}"),
+            )
+        })
     }
     fn hours_secs(&self, k: &str, default: &str) -> Result<u64, ConfigError> {
         let micro_hours = self.micro(k, default)?;
@@ -275,21 +292,34 @@ impl Config {
             .map(|s| s.trim_end_matches('/').to_string())
             .unwrap_or_else(|| format!("http://{server_name}"));
         if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
-            return Err(err("PUBLIC_URL", format!("expected an http:// or https:// URL, got {public_url:?}")));
+            return Err(err(
+                "PUBLIC_URL",
+                format!("expected an http:// or https:// URL, got {public_url:?}"),
+            ));
         }
-        let listen_addr: SocketAddr =
-            r.num("LISTEN_ADDR", "127.0.0.1:8080".parse().expect("valid default"), "an address like 127.0.0.1:8080")?;
+        let listen_addr: SocketAddr = r.num(
+            "LISTEN_ADDR",
+            "127.0.0.1:8080".parse().expect("valid default"),
+            "an address like 127.0.0.1:8080",
+        )?;
         if sandbox && !listen_addr.ip().is_loopback() && r.raw("SANDBOX") != Some("1") {
             return Err(err(
                 "LISTEN_ADDR",
-                format!("sandbox mode only listens on loopback, got {listen_addr}; set SANDBOX=1 to serve a demo publicly"),
+                format!(
+                    "sandbox mode only listens on loopback, got {listen_addr}; set SANDBOX=1 to serve a demo publicly"
+                ),
             ));
         }
         let xmr_network = match r.raw("XMR_NETWORK").unwrap_or("mainnet") {
             "mainnet" => Network::Mainnet,
             "stagenet" => Network::Stagenet,
             "testnet" => Network::Testnet,
-            v => return Err(err("XMR_NETWORK", format!("expected mainnet, stagenet or testnet, got {v:?}"))),
+            v => {
+                return Err(err(
+                    "XMR_NETWORK",
+                    format!("expected mainnet, stagenet or testnet, got {v:?}"),
+                ));
+            }
         };
         let payout_address = match (r.raw("PAYOUT_ADDRESS"), sandbox) {
             (Some(a), _) => {
@@ -297,12 +327,22 @@ impl Config {
                 a.to_string()
             }
             (None, true) => crate::sandbox::FAKE_PAYOUT_ADDRESS.to_string(),
-            (None, false) => return Err(err("PAYOUT_ADDRESS", "required outside sandbox: the operator's XMR address")),
+            (None, false) => {
+                return Err(err(
+                    "PAYOUT_ADDRESS",
+                    "required outside sandbox: the operator's XMR address",
+                ));
+            }
         };
         let do_domain = match (r.raw("DO_DOMAIN"), sandbox) {
             (Some(d), _) => d.trim_end_matches('.').to_lowercase(),
             (None, true) => "sandbox.invalid".to_string(),
-            (None, false) => return Err(err("DO_DOMAIN", "required outside sandbox: a domain managed in DigitalOcean DNS")),
+            (None, false) => {
+                return Err(err(
+                    "DO_DOMAIN",
+                    "required outside sandbox: a domain managed in DigitalOcean DNS",
+                ));
+            }
         };
         let wallet_rpc_endpoint = match r.raw("XMR_WALLET_RPC_ENDPOINT") {
             Some(e) => e.trim_end_matches('/').to_string(),
@@ -316,16 +356,37 @@ impl Config {
         let admin_ips = r
             .list("ADMIN_IPS")
             .iter()
-            .map(|s| IpBlock::parse(s).ok_or_else(|| err("ADMIN_IPS", format!("{s:?} is not an IP address or CIDR block"))))
+            .map(|s| {
+                IpBlock::parse(s).ok_or_else(|| {
+                    err(
+                        "ADMIN_IPS",
+                        format!("{s:?} is not an IP address or CIDR block"),
+                    )
+                })
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let price_sources = r.list("PRICE_SOURCES");
-        let price_sources = if price_sources.is_empty() { vec!["coingecko".into(), "kraken".into()] } else { price_sources };
-        if let Some(bad) = price_sources.iter().find(|s| !matches!(s.as_str(), "coingecko" | "kraken")) {
-            return Err(err("PRICE_SOURCES", format!("unknown source {bad:?}; expected coingecko and/or kraken")));
+        let price_sources = if price_sources.is_empty() {
+            vec!["coingecko".into(), "kraken".into()]
+        } else {
+            price_sources
+        };
+        if let Some(bad) = price_sources
+            .iter()
+            .find(|s| !matches!(s.as_str(), "coingecko" | "kraken"))
+        {
+            return Err(err(
+                "PRICE_SOURCES",
+                format!("unknown source {bad:?}; expected coingecko and/or kraken"),
+            ));
         }
-        let payout_frequency_secs = r.hours_secs("PAYOUT_FREQUENCY", if sandbox { "0.05" } else { "3" })?;
+        let payout_frequency_secs =
+            r.hours_secs("PAYOUT_FREQUENCY", if sandbox { "0.05" } else { "3" })?;
         if payout_frequency_secs < 60 {
-            return Err(err("PAYOUT_FREQUENCY", "must be at least one minute (0.0167 hours)"));
+            return Err(err(
+                "PAYOUT_FREQUENCY",
+                "must be at least one minute (0.0167 hours)",
+            ));
         }
         let s = |k: &str, real: &str, demo: &str| r.string(k, if sandbox { demo } else { real });
         let cfg = Config {
@@ -348,7 +409,10 @@ impl Config {
             wallet_rpc_user: r.string("XMR_WALLET_RPC_USER", ""),
             wallet_rpc_pass: Secret::new(r.string("XMR_WALLET_RPC_PASS", "")),
             do_token: r.raw("DO_TOKEN").map(Secret::new),
-            do_api_url: r.string("DO_API_URL", "https://api.digitalocean.com").trim_end_matches('/').to_string(),
+            do_api_url: r
+                .string("DO_API_URL", "https://api.digitalocean.com")
+                .trim_end_matches('/')
+                .to_string(),
             do_ssh_keys: r.list("DO_SSH_KEY"),
             do_droplet_image: r.string("DO_DROPLET_IMAGE", "ubuntu-24-04-x64"),
             do_droplet_size: r.string("DO_DROPLET_SIZE", "s-2vcpu-4gb"),
@@ -356,8 +420,14 @@ impl Config {
             do_volume_price_gb_month: r.micro("DO_VOLUME_PRICE_GB_MONTH", "0.10")?,
             do_domain,
             do_regions: r.list("DO_REGIONS"),
-            price_api_url: r.string("PRICE_API_URL", "https://api.coingecko.com").trim_end_matches('/').to_string(),
-            kraken_api_url: r.string("KRAKEN_API_URL", "https://api.kraken.com").trim_end_matches('/').to_string(),
+            price_api_url: r
+                .string("PRICE_API_URL", "https://api.coingecko.com")
+                .trim_end_matches('/')
+                .to_string(),
+            kraken_api_url: r
+                .string("KRAKEN_API_URL", "https://api.kraken.com")
+                .trim_end_matches('/')
+                .to_string(),
             price_sources,
             price_max_age_secs: r.num::<u64>("PRICE_MAX_AGE_MINUTES", 60, "whole minutes")? * 60,
             price_max_wait_secs: r.hours_secs("PRICE_MAX_WAIT_HOURS", "12")?,
@@ -371,11 +441,22 @@ impl Config {
             },
             max_awaiting_funds: r.num("MAX_AWAITING_FUNDS", 500, "a whole number of operations")?,
             unfunded_expire_secs: r.num::<u64>("UNFUNDED_EXPIRE_DAYS", 7, "whole days")? * 86_400,
-            launchpad_rate: parse_rate(r.raw("LAUNCHPAD_RATE").unwrap_or("5/hour"))
-                .ok_or_else(|| err("LAUNCHPAD_RATE", "expected N/second, N/minute, N/hour or N/day, e.g. 5/hour"))?,
+            launchpad_rate: parse_rate(r.raw("LAUNCHPAD_RATE").unwrap_or("5/hour")).ok_or_else(
+                || {
+                    err(
+                        "LAUNCHPAD_RATE",
+                        "expected N/second, N/minute, N/hour or N/day, e.g. 5/hour",
+                    )
+                },
+            )?,
             trusted_proxy: match r.raw("TRUSTED_PROXY") {
                 None => None,
-                Some(v) => Some(v.parse().map_err(|_| err("TRUSTED_PROXY", format!("expected an IP address, got {v:?}")))?),
+                Some(v) => Some(v.parse().map_err(|_| {
+                    err(
+                        "TRUSTED_PROXY",
+                        format!("expected an IP address, got {v:?}"),
+                    )
+                })?),
             },
             orphan_min_age_secs: r.num::<u64>("ORPHAN_MIN_AGE_MINUTES", 30, "whole minutes")? * 60,
             pending_wait_secs: r.hours_secs("PENDING_WAIT_HOURS", "2")?,
@@ -415,19 +496,49 @@ impl Config {
 
     /// A summary for `config check`, secrets masked.
     pub fn summary(&self) -> Vec<(&'static str, String)> {
-        let mask = |s: &Option<Secret>| if s.is_some() { "*** (set)".to_string() } else { "(not set)".to_string() };
+        let mask = |s: &Option<Secret>| {
+            if s.is_some() {
+                "*** (set)".to_string()
+            } else {
+                "(not set)".to_string()
+            }
+        };
         vec![
-            ("mode", if self.sandbox { "sandbox".into() } else { "real".into() }),
+            (
+                "mode",
+                if self.sandbox {
+                    "sandbox".into()
+                } else {
+                    "real".into()
+                },
+            ),
             ("SITE_NAME", self.site_name.clone()),
             ("PUBLIC_URL", self.public_url.clone()),
             ("LISTEN_ADDR", self.listen_addr.to_string()),
             ("DATA_DIR", self.data_dir.display().to_string()),
-            ("STATS_TOKEN", if self.stats_token.is_some() { "*** (set)".into() } else { "generated into DATA_DIR/admin-token".into() }),
+            (
+                "STATS_TOKEN",
+                if self.stats_token.is_some() {
+                    "*** (set)".into()
+                } else {
+                    "generated into DATA_DIR/admin-token".into()
+                },
+            ),
             ("XMR_NETWORK", self.xmr_network.as_str().into()),
             ("PAYOUT_ADDRESS", self.payout_address.clone()),
-            ("PAYOUT_FREQUENCY", format!("{} s", self.payout_frequency_secs)),
+            (
+                "PAYOUT_FREQUENCY",
+                format!("{} s", self.payout_frequency_secs),
+            ),
             ("XMR_WALLET_RPC_ENDPOINT", self.wallet_rpc_endpoint.clone()),
-            ("XMR_WALLET_RPC_PASS", if self.wallet_rpc_pass.expose().is_empty() { "(not set)".into() } else { "***".into() }),
+            (
+                "XMR_WALLET_RPC_PASS",
+                if self.wallet_rpc_pass.expose().is_empty() {
+                    "(not set)".into()
+                } else {
+                    "***".into()
+                },
+            ),
             ("DO_TOKEN", mask(&self.do_token)),
             ("DO_DOMAIN", self.do_domain.clone()),
             ("DO_DROPLET_SIZE", self.do_droplet_size.clone()),
@@ -453,9 +564,18 @@ fn resolve_sandbox(r: &Reader) -> Result<bool, ConfigError> {
             let forbid = r.raw("SANDBOX") == Some("0");
             match (wallet, cloud) {
                 (false, false) if !forbid => Ok(true),
-                (false, false) => Err(err("SANDBOX", "is 0 but neither DO_TOKEN nor XMR_WALLET_RPC_ENDPOINT is set")),
-                (true, false) => Err(err("DO_TOKEN", "missing: XMR_WALLET_RPC_* is set, so this is a real install and needs DigitalOcean too (real and simulated parts never mix)")),
-                (false, true) => Err(err("XMR_WALLET_RPC_ENDPOINT", "missing: DO_TOKEN is set, so this is a real install and needs monero-wallet-rpc too (real and simulated parts never mix)")),
+                (false, false) => Err(err(
+                    "SANDBOX",
+                    "is 0 but neither DO_TOKEN nor XMR_WALLET_RPC_ENDPOINT is set",
+                )),
+                (true, false) => Err(err(
+                    "DO_TOKEN",
+                    "missing: XMR_WALLET_RPC_* is set, so this is a real install and needs DigitalOcean too (real and simulated parts never mix)",
+                )),
+                (false, true) => Err(err(
+                    "XMR_WALLET_RPC_ENDPOINT",
+                    "missing: DO_TOKEN is set, so this is a real install and needs monero-wallet-rpc too (real and simulated parts never mix)",
+                )),
                 (true, true) => Ok(false),
             }
         }
@@ -481,7 +601,10 @@ mod tests {
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> VarMap {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -499,7 +622,8 @@ mod tests {
     fn sandbox_refuses_a_public_listen_address_unless_forced() {
         let e = Config::from_vars(&vars(&[("LISTEN_ADDR", "0.0.0.0:8080")])).unwrap_err();
         assert_eq!(e.var, "LISTEN_ADDR");
-        let c = Config::from_vars(&vars(&[("LISTEN_ADDR", "0.0.0.0:8080"), ("SANDBOX", "1")])).unwrap();
+        let c =
+            Config::from_vars(&vars(&[("LISTEN_ADDR", "0.0.0.0:8080"), ("SANDBOX", "1")])).unwrap();
         assert!(c.sandbox);
     }
 
@@ -509,7 +633,8 @@ mod tests {
         assert_eq!(e.var, "XMR_WALLET_RPC_ENDPOINT");
         let e = Config::from_vars(&vars(&[("XMR_WALLET_RPC_PORT", "18083")])).unwrap_err();
         assert_eq!(e.var, "DO_TOKEN");
-        let e = Config::from_vars(&vars(&[("DO_TOKEN", "x"), ("XMR_WALLET_RPC_HOST", "h")])).unwrap_err();
+        let e = Config::from_vars(&vars(&[("DO_TOKEN", "x"), ("XMR_WALLET_RPC_HOST", "h")]))
+            .unwrap_err();
         assert_eq!(e.var, "PAYOUT_ADDRESS");
     }
 
@@ -533,7 +658,8 @@ mod tests {
 
     #[test]
     fn env_file_parsing_and_precedence() {
-        let m = parse_env_text("# c\nexport SITE_NAME=\"My Cannon\"\nPAYOUT_FREQUENCY='1.5'\n\n").unwrap();
+        let m = parse_env_text("# c\nexport SITE_NAME=\"My Cannon\"\nPAYOUT_FREQUENCY='1.5'\n\n")
+            .unwrap();
         assert_eq!(m["SITE_NAME"], "My Cannon");
         let mut m2 = m.clone();
         m2.insert("SITE_NAME".into(), "From env".into());
@@ -555,7 +681,15 @@ mod tests {
         let b = IpBlock::parse("10.1.0.0/16").unwrap();
         assert!(b.contains("10.1.2.3".parse().unwrap()));
         assert!(!b.contains("10.2.0.1".parse().unwrap()));
-        assert!(IpBlock::parse("::1").unwrap().contains("::1".parse().unwrap()));
-        assert!(IpBlock::parse("0.0.0.0/0").unwrap().contains("8.8.8.8".parse().unwrap()));
+        assert!(
+            IpBlock::parse("::1")
+                .unwrap()
+                .contains("::1".parse().unwrap())
+        );
+        assert!(
+            IpBlock::parse("0.0.0.0/0")
+                .unwrap()
+                .contains("8.8.8.8".parse().unwrap())
+        );
     }
 }

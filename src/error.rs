@@ -53,15 +53,21 @@ impl AppError {
 impl From<WalletError> for AppError {
     fn from(e: WalletError) -> Self {
         match e {
-            WalletError::InvalidAddress(a) => AppError::BadInput(format!("The wallet refused the address {a}.")),
-            e => AppError::Unavailable(format!("The wallet is not available right now ({e}). Try again in a minute.")),
+            WalletError::InvalidAddress(a) => {
+                AppError::BadInput(format!("The wallet refused the address {a}."))
+            }
+            e => AppError::Unavailable(format!(
+                "The wallet is not available right now ({e}). Try again in a minute."
+            )),
         }
     }
 }
 
 impl From<CloudError> for AppError {
     fn from(e: CloudError) -> Self {
-        AppError::Unavailable(format!("The cloud provider is not available right now ({e})."))
+        AppError::Unavailable(format!(
+            "The cloud provider is not available right now ({e})."
+        ))
     }
 }
 

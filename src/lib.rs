@@ -2,20 +2,20 @@
 //! long as the money lasts. `main.rs` only calls [`cli::main`].
 
 pub mod app;
+pub mod bootstrap;
 pub mod cache;
 pub mod cli;
 pub mod clients;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod error;
+pub mod jobs;
 pub mod metrics;
+pub mod ops;
 pub mod sandbox;
 pub mod scheduler;
 pub mod server;
 pub mod store;
 pub mod util;
 pub mod web;
-pub mod bootstrap;
-pub mod error;
-pub mod jobs;
-pub mod ops;

@@ -39,11 +39,21 @@ impl Default for Metrics {
         let job_runs = Family::<JobRun, Counter>::default();
         let operations = Family::<StateLabel, Gauge>::default();
         let page_views = Counter::default();
-        registry.register("client_calls", "Calls to external clients (wallet, cloud, price, node)", client_calls.clone());
+        registry.register(
+            "client_calls",
+            "Calls to external clients (wallet, cloud, price, node)",
+            client_calls.clone(),
+        );
         registry.register("job_runs", "Job passes by outcome", job_runs.clone());
         registry.register("operations", "Operations by state", operations.clone());
         registry.register("page_views", "Public pages rendered", page_views.clone());
-        Self { registry, client_calls, job_runs, operations, page_views }
+        Self {
+            registry,
+            client_calls,
+            job_runs,
+            operations,
+            page_views,
+        }
     }
 }
 
@@ -58,7 +68,12 @@ impl Metrics {
     }
     /// Counts one job pass.
     pub fn job_run(&self, job: &'static str, ok: bool) {
-        self.job_runs.get_or_create(&JobRun { job, outcome: if ok { "ok" } else { "error" } }).inc();
+        self.job_runs
+            .get_or_create(&JobRun {
+                job,
+                outcome: if ok { "ok" } else { "error" },
+            })
+            .inc();
     }
     /// Sets the number of operations in a state.
     pub fn set_operations(&self, state: &'static str, n: i64) {

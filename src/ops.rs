@@ -29,7 +29,12 @@ pub struct LaunchForm {
 pub async fn hourly_cost(st: &AppState) -> Result<HourlyCost, AppError> {
     let c = &st.config;
     let droplet = st.cache.size_price(&st.cloud, &c.do_droplet_size).await?;
-    Ok(HourlyCost::new(droplet, c.do_droplet_storage_gb, c.do_volume_price_gb_month, c.mgmt_charge_hour))
+    Ok(HourlyCost::new(
+        droplet,
+        c.do_droplet_storage_gb,
+        c.do_volume_price_gb_month,
+        c.mgmt_charge_hour,
+    ))
 }
 
 /// Cost, price and fee together (all cached).
@@ -37,7 +42,12 @@ pub async fn rates(st: &AppState) -> Result<(HourlyCost, Rates), AppError> {
     let cost = hourly_cost(st).await?;
     let price = st.cache.price(&st.price).await?;
     let fee = st.cache.fee();
-    let r = Rates { cost: cost.total(), price: price.usd, fee, payout_every: st.config.payout_frequency_secs };
+    let r = Rates {
+        cost: cost.total(),
+        price: price.usd,
+        fee,
+        payout_every: st.config.payout_frequency_secs,
+    };
     Ok((cost, r))
 }
 
@@ -50,32 +60,48 @@ pub fn min_to_launch(st: &AppState, r: &Rates) -> Pico {
 /// (permanent, so only after every check passed) and stores the operation.
 pub async fn create(st: &AppState, form: &LaunchForm) -> Result<Operation, AppError> {
     if !st.config.launchpad_enabled {
-        return Err(AppError::Forbidden("The launchpad is closed for now; come back later.".into()));
+        return Err(AppError::Forbidden(
+            "The launchpad is closed for now; come back later.".into(),
+        ));
     }
     let codename = codename::parse(&form.codename).map_err(AppError::BadInput)?;
     let region = form.region.trim().to_lowercase();
-    let regions = st.cache.regions(&st.cloud, &st.config.do_droplet_size).await?;
+    let regions = st
+        .cache
+        .regions(&st.cloud, &st.config.do_droplet_size)
+        .await?;
     if !regions.iter().any(|r| r.slug == region) {
-        return Err(AppError::BadInput(format!("{region:?} is not a region you can choose; pick one from the list.")));
+        return Err(AppError::BadInput(format!(
+            "{region:?} is not a region you can choose; pick one from the list."
+        )));
     }
     let refund = form.refund_address.trim();
     let refund_address = if refund.is_empty() {
         None
     } else {
-        check_address(refund, st.config.xmr_network)
-            .map_err(|m| AppError::BadInput(format!("The refund address is not valid: {m}. Leave it empty if you have none.")))?;
+        check_address(refund, st.config.xmr_network).map_err(|m| {
+            AppError::BadInput(format!(
+                "The refund address is not valid: {m}. Leave it empty if you have none."
+            ))
+        })?;
         Some(refund.to_string())
     };
     let (name, max) = (codename.clone(), st.config.max_awaiting_funds as usize);
     let (taken, awaiting) = st
         .store
         .run(move |s| {
-            let awaiting = s.operations()?.iter().filter(|o| o.state == State::AwaitingFunds).count();
+            let awaiting = s
+                .operations()?
+                .iter()
+                .filter(|o| o.state == State::AwaitingFunds)
+                .count();
             Ok::<_, AppError>((s.codename_taken(&name)?, awaiting))
         })
         .await?;
     if taken {
-        return Err(AppError::BadInput(format!("The codename {codename:?} is taken; choose another.")));
+        return Err(AppError::BadInput(format!(
+            "The codename {codename:?} is taken; choose another."
+        )));
     }
     if awaiting >= max {
         return Err(AppError::Unavailable(
@@ -101,12 +127,19 @@ pub async fn create(st: &AppState, form: &LaunchForm) -> Result<Operation, AppEr
         .run(move |s| {
             s.write(|tx| {
                 tx.insert_op(&stored)?;
-                tx.event(&stored.id, stored.created_at, EventKind::Created, format!("Operation {} opened in {}.", stored.codename, stored.region))
+                tx.event(
+                    &stored.id,
+                    stored.created_at,
+                    EventKind::Created,
+                    format!("Operation {} opened in {}.", stored.codename, stored.region),
+                )
             })
         })
         .await
         .map_err(|e| match e {
-            crate::store::StoreError::CodenameTaken(c) => AppError::BadInput(format!("The codename {c:?} is taken; choose another.")),
+            crate::store::StoreError::CodenameTaken(c) => {
+                AppError::BadInput(format!("The codename {c:?} is taken; choose another."))
+            }
             e => e.into(),
         })?;
     tracing::info!(op = %op.id, codename = %op.codename, "operation opened");
@@ -119,7 +152,11 @@ pub async fn get(st: &AppState, id: &str) -> Result<Operation, AppError> {
     st.store
         .run(move |s| s.find_operation(&key).map_err(AppError::from))
         .await?
-        .ok_or_else(|| AppError::NotFound(format!("There is no operation {id:?}. Check the link you followed.")))
+        .ok_or_else(|| {
+            AppError::NotFound(format!(
+                "There is no operation {id:?}. Check the link you followed."
+            ))
+        })
 }
 
 /// One line of `ops list` and of the admin API.
@@ -136,10 +173,17 @@ pub struct OpSummary {
 
 /// Summaries of every operation (balances from the wallet, cached).
 pub async fn summaries(st: &AppState) -> Result<Vec<OpSummary>, AppError> {
-    let ops = st.store.run(|s| s.operations().map_err(AppError::from)).await?;
+    let ops = st
+        .store
+        .run(|s| s.operations().map_err(AppError::from))
+        .await?;
     let mut out = Vec::with_capacity(ops.len());
     for op in ops {
-        let acct = st.cache.account(&st.wallet, op.account_index).await.unwrap_or_default();
+        let acct = st
+            .cache
+            .account(&st.wallet, op.account_index)
+            .await
+            .unwrap_or_default();
         out.push(summary(&op, &acct));
     }
     Ok(out)
@@ -170,8 +214,20 @@ pub struct OpDetail {
 /// Everything about one operation, for `ops show`.
 pub async fn detail(st: &AppState, key: &str) -> Result<OpDetail, AppError> {
     let op = get(st, key).await?;
-    let acct = st.cache.account(&st.wallet, op.account_index).await.unwrap_or_default();
+    let acct = st
+        .cache
+        .account(&st.wallet, op.account_index)
+        .await
+        .unwrap_or_default();
     let id = op.id.clone();
-    let (payouts, events) = st.store.run(move |s| Ok::<_, AppError>((s.payouts(&id)?, s.events(&id)?))).await?;
-    Ok(OpDetail { summary: summary(&op, &acct), operation: op, payouts, events })
+    let (payouts, events) = st
+        .store
+        .run(move |s| Ok::<_, AppError>((s.payouts(&id)?, s.events(&id)?)))
+        .await?;
+    Ok(OpDetail {
+        summary: summary(&op, &acct),
+        operation: op,
+        payouts,
+        events,
+    })
 }

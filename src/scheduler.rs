@@ -10,7 +10,9 @@ use crate::jobs::{self, Job};
 pub fn check_cron(cron: &str) -> Result<(), String> {
     CronJob::new_async(cron, |_, _| Box::pin(async {}))
         .map(|_| ())
-        .map_err(|_| format!("{cron:?} is not a cron schedule with seconds, e.g. \"0 */10 * * * *\""))
+        .map_err(|_| {
+            format!("{cron:?} is not a cron schedule with seconds, e.g. \"0 */10 * * * *\"")
+        })
 }
 
 /// Starts the scheduler with every job on its schedule.
@@ -29,7 +31,9 @@ pub async fn start(st: &AppState) -> Result<JobScheduler, String> {
             let st = st.clone();
             Box::pin(async move {
                 match jobs::run(&st, job, false).await {
-                    Ok(o) if o.errors.is_empty() => tracing::debug!(job = job.name(), "{}", o.summary()),
+                    Ok(o) if o.errors.is_empty() => {
+                        tracing::debug!(job = job.name(), "{}", o.summary())
+                    }
                     Ok(o) => tracing::warn!(job = job.name(), "{}", o.summary()),
                     Err(e) => tracing::warn!(job = job.name(), error = %e, "job pass failed"),
                 }
@@ -39,6 +43,7 @@ pub async fn start(st: &AppState) -> Result<JobScheduler, String> {
         sched.add(j).await.map_err(|e| e.to_string())?;
     }
     sched.start().await.map_err(|e| e.to_string())?;
-    st.scheduler_running.store(true, std::sync::atomic::Ordering::SeqCst);
+    st.scheduler_running
+        .store(true, std::sync::atomic::Ordering::SeqCst);
     Ok(sched)
 }

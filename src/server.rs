@@ -8,7 +8,11 @@ use tokio::net::TcpListener;
 use crate::app::AppState;
 
 /// Runs the web server and the scheduler on `listener` until `shutdown`.
-pub async fn run(st: AppState, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn run(
+    st: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     run_with(st, listener, shutdown, true).await
 }
 

@@ -12,7 +12,11 @@ async fn a_hundred_concurrent_first_views_cause_one_wallet_call() {
     let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(100));
     let tasks: Vec<_> = (0..100)
         .map(|_| {
-            let (http, url, barrier) = (app.http.clone(), app.url(&format!("/operation/{id}")), barrier.clone());
+            let (http, url, barrier) = (
+                app.http.clone(),
+                app.url(&format!("/operation/{id}")),
+                barrier.clone(),
+            );
             tokio::spawn(async move {
                 barrier.wait().await;
                 http.get(url).send().await.unwrap().status().as_u16()
@@ -24,9 +28,16 @@ async fn a_hundred_concurrent_first_views_cause_one_wallet_call() {
     }
     assert_eq!(app.state.metrics.client_calls("wallet") - before, 1);
     let (_, metrics) = app.get("/metrics").await;
-    let line = metrics.lines().find(|l| l.starts_with("nodecannon_client_calls_total{client=\"wallet\"}")).unwrap();
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with("nodecannon_client_calls_total{client=\"wallet\"}"))
+        .unwrap();
     let n: u64 = line.rsplit(' ').next().unwrap().parse().unwrap();
-    assert_eq!(n, app.state.metrics.client_calls("wallet"), "counted in /metrics");
+    assert_eq!(
+        n,
+        app.state.metrics.client_calls("wallet"),
+        "counted in /metrics"
+    );
 }
 
 #[tokio::test]
@@ -36,32 +47,61 @@ async fn bad_input_answers_4xx_with_a_message_and_writes_nothing() {
     let ops_before = app.state.store.operations().unwrap().len();
     let wallet_before = app.state.metrics.client_calls("wallet");
     for (body, status, says) in [
-        ("codename=-bad-&region=ams3", 422, "cannot start or end with"),
+        (
+            "codename=-bad-&region=ams3",
+            422,
+            "cannot start or end with",
+        ),
         ("codename=no_under&region=ams3", 422, "may only use a-z"),
         ("codename=taken&region=ams3", 422, "is taken"),
         ("codename=TAKEN&region=ams3", 422, "is taken"),
         ("codename=fine&region=mars1", 422, "is not a region"),
-        ("codename=fine&region=ams3&refund_address=nope", 422, "refund address is not valid"),
+        (
+            "codename=fine&region=ams3&refund_address=nope",
+            422,
+            "refund address is not valid",
+        ),
         ("nonsense", 422, "Choose a codename"),
     ] {
         let (code, _, page) = app.post_form("/launchpad", body).await;
         assert_eq!(code, status, "{body}");
         assert!(page.contains(says), "{body}: page should say {says:?}");
     }
-    assert_eq!(app.state.store.operations().unwrap().len(), ops_before, "nothing stored");
-    assert_eq!(app.state.metrics.client_calls("wallet"), wallet_before, "no wallet account made");
+    assert_eq!(
+        app.state.store.operations().unwrap().len(),
+        ops_before,
+        "nothing stored"
+    );
+    assert_eq!(
+        app.state.metrics.client_calls("wallet"),
+        wallet_before,
+        "no wallet account made"
+    );
 
-    let r = app.http.post(app.url("/launchpad")).body(vec![b'c', b'=', 0xff, 0xfe]).send().await.unwrap();
+    let r = app
+        .http
+        .post(app.url("/launchpad"))
+        .body(vec![b'c', b'=', 0xff, 0xfe])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 422);
     assert!(r.text().await.unwrap().contains("could not be read"));
     let (code, page) = app.get("/operation/0123456789abcdef0123456789abcdef").await;
     assert_eq!(code, 404);
     assert!(page.contains("There is no operation"));
-    let (code, _, page) = app.post_form("/sandbox/operation/0123456789abcdef0123456789abcdef/pay", "amount_xmr=1").await;
+    let (code, _, page) = app
+        .post_form(
+            "/sandbox/operation/0123456789abcdef0123456789abcdef/pay",
+            "amount_xmr=1",
+        )
+        .await;
     assert_eq!(code, 404);
     assert!(page.contains("There is no operation"));
     let id = app.state.store.operations().unwrap()[0].id.clone();
-    let (code, _, page) = app.post_form(&format!("/sandbox/operation/{id}/pay"), "amount_xmr=lots").await;
+    let (code, _, page) = app
+        .post_form(&format!("/sandbox/operation/{id}/pay"), "amount_xmr=lots")
+        .await;
     assert_eq!(code, 422);
     assert!(page.contains("is not an XMR amount"));
     let (code, page) = app.get("/no/such/page").await;
@@ -90,36 +130,79 @@ async fn every_public_page_renders() {
         let (code, body) = app.get(&path).await;
         assert_eq!(code, 200, "{path}");
         assert!(body.contains(want), "{path} should contain {want}");
-        if !path.starts_with("/api") && !path.ends_with(".xml") && !path.starts_with("/static") && path != "/metrics" {
+        if !path.starts_with("/api")
+            && !path.ends_with(".xml")
+            && !path.starts_with("/static")
+            && path != "/metrics"
+        {
             assert!(body.contains("SANDBOX"), "{path} shows the sandbox banner");
             assert!(!body.contains("<script"), "{path} needs no JavaScript");
         }
     }
-    let r = app.http.get(app.url(&format!("/operation/{id}/qr.png"))).send().await.unwrap();
+    let r = app
+        .http
+        .get(app.url(&format!("/operation/{id}/qr.png")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.headers()["content-type"], "image/png");
     assert_eq!(&r.bytes().await.unwrap()[1..4], b"PNG");
     let (code, status) = app.get("/status").await;
     let v: serde_json::Value = serde_json::from_str(&status).unwrap();
     assert_eq!(v["parts"]["store"]["ok"], true);
-    assert_eq!(v["parts"]["scheduler"]["ok"], false, "the test server runs no scheduler");
+    assert_eq!(
+        v["parts"]["scheduler"]["ok"], false,
+        "the test server runs no scheduler"
+    );
     assert_eq!((code, v["status"].as_str()), (503, Some("down")));
 }
 
 #[tokio::test]
 async fn admin_login_sets_a_session_cookie_and_the_original_stats_route_works() {
     let app = support::start(&[]).await;
-    let r = app.http.post(app.url("/admin/login")).header("content-type", "application/x-www-form-urlencoded").body("token=wrong").send().await.unwrap();
+    let r = app
+        .http
+        .post(app.url("/admin/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("token=wrong")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 401);
-    let r = app.http.post(app.url("/admin/login")).header("content-type", "application/x-www-form-urlencoded").body("token=test-admin-token").send().await.unwrap();
+    let r = app
+        .http
+        .post(app.url("/admin/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("token=test-admin-token")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 303);
     let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
     let session = cookie.split(';').next().unwrap().to_string();
-    let r = app.http.get(app.url("/admin")).header("cookie", &session).send().await.unwrap();
+    let r = app
+        .http
+        .get(app.url("/admin"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     assert!(r.text().await.unwrap().contains("Operator dashboard"));
-    let r = app.http.get(app.url("/stats?token=test-admin-token")).send().await.unwrap();
-    assert_eq!((r.status().as_u16(), r.headers()["location"].to_str().unwrap()), (303, "/admin"));
+    let r = app
+        .http
+        .get(app.url("/stats?token=test-admin-token"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            r.status().as_u16(),
+            r.headers()["location"].to_str().unwrap()
+        ),
+        (303, "/admin")
+    );
 }
 
 fn ops_list(dir: &std::path::Path, listen: &str) -> String {
@@ -131,7 +214,11 @@ fn ops_list(dir: &std::path::Path, listen: &str) -> String {
         .env("STATS_TOKEN", "test-admin-token")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -146,17 +233,28 @@ async fn ops_list_prints_the_same_through_the_server_and_after_it_stopped() {
     let dir = app.dir.path().to_path_buf();
     let d = dir.clone();
     let l = listen.clone();
-    let through_server = tokio::task::spawn_blocking(move || ops_list(&d, &l)).await.unwrap();
-    assert!(through_server.contains("alpha") && through_server.contains("beta") && through_server.contains("0.5000"));
+    let through_server = tokio::task::spawn_blocking(move || ops_list(&d, &l))
+        .await
+        .unwrap();
+    assert!(
+        through_server.contains("alpha")
+            && through_server.contains("beta")
+            && through_server.contains("0.5000")
+    );
     let _dir = app.stop().await;
-    let local = tokio::task::spawn_blocking(move || ops_list(&dir, &listen)).await.unwrap();
+    let local = tokio::task::spawn_blocking(move || ops_list(&dir, &listen))
+        .await
+        .unwrap();
     assert_eq!(through_server, local);
 }
 
 #[test]
 fn nothing_reads_the_system_time_outside_the_clock() {
     let mut offenders = Vec::new();
-    let mut stack = vec![std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/src"))];
+    let mut stack = vec![std::path::PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src"
+    ))];
     while let Some(p) = stack.pop() {
         for e in std::fs::read_dir(&p).unwrap() {
             let path = e.unwrap().path();
@@ -164,7 +262,13 @@ fn nothing_reads_the_system_time_outside_the_clock() {
                 stack.push(path);
             } else if path.file_name().unwrap() != "clock.rs" {
                 let text = std::fs::read_to_string(&path).unwrap();
-                for needle in ["Utc::now", "Local::now", "SystemTime::now", "Instant::now", "UNIX_EPOCH"] {
+                for needle in [
+                    "Utc::now",
+                    "Local::now",
+                    "SystemTime::now",
+                    "Instant::now",
+                    "UNIX_EPOCH",
+                ] {
                     if text.contains(needle) {
                         offenders.push(format!("{}: {needle}", path.display()));
                     }

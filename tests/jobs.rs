@@ -22,7 +22,10 @@ async fn backup_writes_a_file_that_opens_as_a_database() {
     let id = app.open("alpha").await;
     let out = app.run_job("backup").await;
     assert_eq!(out["actions"].as_array().unwrap().len(), 1);
-    let backups: Vec<_> = std::fs::read_dir(app.dir.path().join("backups")).unwrap().map(|e| e.unwrap().path()).collect();
+    let backups: Vec<_> = std::fs::read_dir(app.dir.path().join("backups"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     assert_eq!(backups.len(), 1);
     let restored = tempfile::tempdir().unwrap();
     nodecannon::store::restore_from(&backups[0], restored.path()).unwrap();
@@ -37,7 +40,12 @@ async fn backups_beyond_backup_keep_are_removed() {
         app.run_job("backup").await;
         app.advance(3600);
     }
-    assert_eq!(std::fs::read_dir(app.dir.path().join("backups")).unwrap().count(), 2);
+    assert_eq!(
+        std::fs::read_dir(app.dir.path().join("backups"))
+            .unwrap()
+            .count(),
+        2
+    );
 }
 
 #[tokio::test]
@@ -56,16 +64,38 @@ async fn reconcile_destroys_an_old_orphan_and_keeps_tracked_droplets() {
     };
     let orphan = app.state.cloud.create_droplet(&spec).await.unwrap();
     let out = app.run_job("reconcile").await;
-    assert!(out["actions"].as_array().unwrap().is_empty(), "a young orphan is left alone: {out}");
+    assert!(
+        out["actions"].as_array().unwrap().is_empty(),
+        "a young orphan is left alone: {out}"
+    );
     app.advance(31 * 60);
-    let r = app.http.post(app.url("/admin/jobs/reconcile?dry_run=1")).bearer_auth("test-admin-token").send().await.unwrap();
+    let r = app
+        .http
+        .post(app.url("/admin/jobs/reconcile?dry_run=1"))
+        .bearer_auth("test-admin-token")
+        .send()
+        .await
+        .unwrap();
     let dry: serde_json::Value = r.json().await.unwrap();
-    assert!(dry["actions"].to_string().contains("would destroy orphan droplet"));
-    assert!(app.state.cloud.droplet(orphan.id).await.unwrap().is_some(), "dry run changes nothing");
+    assert!(
+        dry["actions"]
+            .to_string()
+            .contains("would destroy orphan droplet")
+    );
+    assert!(
+        app.state.cloud.droplet(orphan.id).await.unwrap().is_some(),
+        "dry run changes nothing"
+    );
     app.run_job("reconcile").await;
-    assert!(app.state.cloud.droplet(orphan.id).await.unwrap().is_none(), "orphan destroyed");
+    assert!(
+        app.state.cloud.droplet(orphan.id).await.unwrap().is_none(),
+        "orphan destroyed"
+    );
     let tracked = app.op(&id).resources.droplet_id.unwrap();
-    assert!(app.state.cloud.droplet(tracked).await.unwrap().is_some(), "tracked droplet kept");
+    assert!(
+        app.state.cloud.droplet(tracked).await.unwrap().is_some(),
+        "tracked droplet kept"
+    );
 }
 
 #[tokio::test]
@@ -88,7 +118,11 @@ async fn health_changes_a_node_status_as_it_boots_and_syncs() {
     launched(&app, "alpha").await;
     let status = |v: serde_json::Value| v[0]["status"].as_str().unwrap().to_string();
     let (_, body) = app.get("/api/nodes").await;
-    assert_eq!(status(serde_json::from_str(&body).unwrap()), "booting", "no probe yet");
+    assert_eq!(
+        status(serde_json::from_str(&body).unwrap()),
+        "booting",
+        "no probe yet"
+    );
     let (code, _) = app.get("/api/info/alpha").await;
     assert_eq!(code, 404);
     app.advance(60);
@@ -109,11 +143,29 @@ async fn health_changes_a_node_status_as_it_boots_and_syncs() {
 #[tokio::test]
 async fn unknown_jobs_and_missing_tokens_are_refused() {
     let app = support::start(&[]).await;
-    let r = app.http.post(app.url("/admin/jobs/nope")).bearer_auth("test-admin-token").send().await.unwrap();
+    let r = app
+        .http
+        .post(app.url("/admin/jobs/nope"))
+        .bearer_auth("test-admin-token")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 404);
     assert!(r.text().await.unwrap().contains("launch-funded"));
-    let r = app.http.post(app.url("/admin/jobs/backup")).bearer_auth("wrong").send().await.unwrap();
+    let r = app
+        .http
+        .post(app.url("/admin/jobs/backup"))
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 401);
     let r = app.http.get(app.url("/admin")).send().await.unwrap();
-    assert_eq!((r.status().as_u16(), r.headers()["location"].to_str().unwrap()), (303, "/admin/login"));
+    assert_eq!(
+        (
+            r.status().as_u16(),
+            r.headers()["location"].to_str().unwrap()
+        ),
+        (303, "/admin/login")
+    );
 }

@@ -13,7 +13,11 @@ async fn fund_launch_pay_low_funds_end_and_relaunch() {
     let id = app.open("alpha").await;
     let (code, page) = app.get(&format!("/operation/{id}")).await;
     assert_eq!(code, 200);
-    assert!(page.contains("Awaiting funds") && page.contains("qr.png") && page.contains(&app.op(&id).address));
+    assert!(
+        page.contains("Awaiting funds")
+            && page.contains("qr.png")
+            && page.contains(&app.op(&id).address)
+    );
 
     // A payment shows in the pool at once, then unlocks.
     app.pay(&id, "1").await;
@@ -47,7 +51,10 @@ async fn fund_launch_pay_low_funds_end_and_relaunch() {
     assert_eq!(app.op(&id).billed_until, Some(launched_at + 30 * H));
     let (_, page) = app.get(&format!("/operation/{id}/payouts")).await;
     assert!(page.contains("10 payout(s)"));
-    assert!(page.contains(&payouts[9].tx_hash), "full transaction hash shown");
+    assert!(
+        page.contains(&payouts[9].tx_hash),
+        "full transaction hash shown"
+    );
 
     // The price drops: the runway falls under LOW_FUNDS_HOURS.
     let (code, _, _) = app.post_form("/sandbox/price", "usd=2").await;
@@ -64,10 +71,42 @@ async fn fund_launch_pay_low_funds_end_and_relaunch() {
     app.run_job("process-payouts").await;
     let op = app.op(&id);
     assert_eq!(op.state, State::Ended);
-    assert!(app.state.cloud.droplets_tagged(&op.tag()).await.unwrap().is_empty(), "droplet destroyed");
-    assert!(app.state.cloud.volumes_tagged(&op.tag()).await.unwrap().is_empty(), "volume destroyed");
-    assert!(app.state.cloud.records("sandbox.invalid", "alpha.node").await.unwrap().is_empty(), "records deleted");
-    assert!(app.state.store.payouts(&id).unwrap().last().unwrap().is_final);
+    assert!(
+        app.state
+            .cloud
+            .droplets_tagged(&op.tag())
+            .await
+            .unwrap()
+            .is_empty(),
+        "droplet destroyed"
+    );
+    assert!(
+        app.state
+            .cloud
+            .volumes_tagged(&op.tag())
+            .await
+            .unwrap()
+            .is_empty(),
+        "volume destroyed"
+    );
+    assert!(
+        app.state
+            .cloud
+            .records("sandbox.invalid", "alpha.node")
+            .await
+            .unwrap()
+            .is_empty(),
+        "records deleted"
+    );
+    assert!(
+        app.state
+            .store
+            .payouts(&id)
+            .unwrap()
+            .last()
+            .unwrap()
+            .is_final
+    );
 
     // A refill at a sane price relaunches it.
     app.post_form("/sandbox/price", "usd=150").await;
@@ -76,10 +115,17 @@ async fn fund_launch_pay_low_funds_end_and_relaunch() {
     app.run_job("launch-funded").await;
     app.advance(30);
     app.run_job("launch-funded").await;
-    assert_eq!(app.op(&id).state, State::Active, "relaunched after a refill");
+    assert_eq!(
+        app.op(&id).state,
+        State::Active,
+        "relaunched after a refill"
+    );
     let (_, feed) = app.get(&format!("/operation/{id}/feed.xml")).await;
     for kind in ["Launched", "Payout", "LowFunds", "Ended", "Funded"] {
-        assert!(feed.contains(&format!("<title>{kind}</title>")), "feed has {kind}");
+        assert!(
+            feed.contains(&format!("<title>{kind}</title>")),
+            "feed has {kind}"
+        );
     }
 }
 
@@ -114,7 +160,11 @@ async fn an_operation_that_never_gets_a_payment_expires_and_a_payment_revives_it
     assert_eq!(app.op(&id).state, State::Expired);
     app.pay(&id, "0.01").await;
     app.run_job("launch-funded").await;
-    assert_eq!(app.op(&id).state, State::AwaitingFunds, "revived, still short of the minimum");
+    assert_eq!(
+        app.op(&id).state,
+        State::AwaitingFunds,
+        "revived, still short of the minimum"
+    );
 }
 
 #[tokio::test]
@@ -127,10 +177,32 @@ async fn cancel_destroys_the_node_and_ends_the_operation() {
     app.advance(30);
     app.run_job("launch-funded").await;
     app.advance(H);
-    let (code, loc, _) = app.post_form(&format!("/admin/operation/{id}/cancel"), "").await;
-    assert_eq!((code, loc.as_deref()), (303, Some("/admin?notice=cancelled")));
+    let (code, loc, _) = app
+        .post_form(&format!("/admin/operation/{id}/cancel"), "")
+        .await;
+    assert_eq!(
+        (code, loc.as_deref()),
+        (303, Some("/admin?notice=cancelled"))
+    );
     let op = app.op(&id);
     assert_eq!(op.state, State::Cancelled);
-    assert!(app.state.cloud.droplets_tagged(&op.tag()).await.unwrap().is_empty());
-    assert_eq!(app.state.store.payouts(&id).unwrap().iter().map(|p| p.seconds).sum::<u64>(), 3630, "billed from the droplet's creation");
+    assert!(
+        app.state
+            .cloud
+            .droplets_tagged(&op.tag())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        app.state
+            .store
+            .payouts(&id)
+            .unwrap()
+            .iter()
+            .map(|p| p.seconds)
+            .sum::<u64>(),
+        3630,
+        "billed from the droplet's creation"
+    );
 }

@@ -111,6 +111,12 @@ pub trait Cloud: Send + Sync {
     async fn destroy_droplet(&self, id: u64) -> Result<(), CloudError>;
     /// Records in `domain` whose name is `name` or ends with `.name` (`node` lists every node's).
     async fn records(&self, domain: &str, name_suffix: &str) -> Result<Vec<Record>, CloudError>;
-    async fn create_record(&self, domain: &str, kind: &str, name: &str, data: &str) -> Result<Record, CloudError>;
+    async fn create_record(
+        &self,
+        domain: &str,
+        kind: &str,
+        name: &str,
+        data: &str,
+    ) -> Result<Record, CloudError>;
     async fn delete_record(&self, domain: &str, id: u64) -> Result<(), CloudError>;
 }

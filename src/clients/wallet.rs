@@ -83,10 +83,18 @@ impl AccountState {
     }
     /// Total ever received (audit: deposits).
     pub fn deposits(&self) -> Pico {
-        self.transfers.iter().filter(|t| t.status != TransferStatus::Ignored).map(|t| t.amount).sum()
+        self.transfers
+            .iter()
+            .filter(|t| t.status != TransferStatus::Ignored)
+            .map(|t| t.amount)
+            .sum()
     }
     fn sum(&self, s: TransferStatus) -> Pico {
-        self.transfers.iter().filter(|t| t.status == s).map(|t| t.amount).sum()
+        self.transfers
+            .iter()
+            .filter(|t| t.status == s)
+            .map(|t| t.amount)
+            .sum()
     }
 }
 
@@ -111,7 +119,12 @@ pub trait Wallet: Send + Sync {
     /// The network fee one payout is expected to cost.
     async fn fee_estimate(&self) -> Result<Pico, WalletError>;
     /// Builds (without relaying) a transfer of `amount` to `address`.
-    async fn build_transfer(&self, from: u32, address: &str, amount: Pico) -> Result<BuiltTx, WalletError>;
+    async fn build_transfer(
+        &self,
+        from: u32,
+        address: &str,
+        amount: Pico,
+    ) -> Result<BuiltTx, WalletError>;
     /// Builds (without relaying) a transfer of all unlocked money less the fee.
     async fn build_sweep(&self, from: u32, address: &str) -> Result<BuiltTx, WalletError>;
     /// Relays a built transaction; returns its hash.

@@ -8,10 +8,18 @@ pub fn parse(input: &str) -> Result<String, String> {
         return Err("Choose a codename: 1 to 30 letters, digits or dashes.".into());
     }
     if name.chars().count() > 30 {
-        return Err(format!("The codename has {} characters; use at most 30.", name.chars().count()));
+        return Err(format!(
+            "The codename has {} characters; use at most 30.",
+            name.chars().count()
+        ));
     }
-    if let Some(c) = name.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
-        return Err(format!("The codename may only use a-z, 0-9 and '-'; {c:?} is not allowed."));
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+    {
+        return Err(format!(
+            "The codename may only use a-z, 0-9 and '-'; {c:?} is not allowed."
+        ));
     }
     if name.starts_with('-') || name.ends_with('-') {
         return Err("The codename cannot start or end with '-'.".into());
@@ -20,12 +28,12 @@ pub fn parse(input: &str) -> Result<String, String> {
 }
 
 const ADJECTIVES: [&str; 16] = [
-    "brave", "calm", "swift", "quiet", "bold", "lucky", "sunny", "amber", "silent", "rapid", "noble", "cosmic",
-    "gentle", "iron", "lunar", "stellar",
+    "brave", "calm", "swift", "quiet", "bold", "lucky", "sunny", "amber", "silent", "rapid",
+    "noble", "cosmic", "gentle", "iron", "lunar", "stellar",
 ];
 const NOUNS: [&str; 16] = [
-    "falcon", "otter", "comet", "harbor", "cedar", "lynx", "orbit", "meadow", "beacon", "heron", "summit", "nebula",
-    "willow", "badger", "quasar", "fjord",
+    "falcon", "otter", "comet", "harbor", "cedar", "lynx", "orbit", "meadow", "beacon", "heron",
+    "summit", "nebula", "willow", "badger", "quasar", "fjord",
 ];
 
 /// A readable suggestion for the launchpad form, from random bytes.

@@ -59,14 +59,16 @@ pub fn classify(
             }
         }
         Some(p) if !p.synchronized => NodeStatus::Syncing,
-        Some(p) if best_height.saturating_sub(p.height) >= behind_blocks && behind_blocks > 0 => NodeStatus::Behind,
+        Some(p) if best_height.saturating_sub(p.height) >= behind_blocks && behind_blocks > 0 => {
+            NodeStatus::Behind
+        }
         Some(_) => NodeStatus::Synced,
     }
 }
 
 /// Sync progress in whole percent.
 pub fn sync_percent(height: u64, target: u64) -> u64 {
-    if target == 0 { 0 } else { (height.min(target) * 100) / target }
+    (height.min(target) * 100).checked_div(target).unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -74,17 +76,37 @@ mod tests {
     use super::*;
 
     fn p(reachable: bool, height: u64, synced: bool) -> Option<Probe> {
-        Some(Probe { reachable, height, target_height: 100, synchronized: synced })
+        Some(Probe {
+            reachable,
+            height,
+            target_height: 100,
+            synchronized: synced,
+        })
     }
 
     #[test]
     fn statuses() {
         assert_eq!(classify(None, 0, 10, 0, 10), NodeStatus::Booting);
-        assert_eq!(classify(p(false, 0, false), 0, 60, 0, 10), NodeStatus::Booting);
-        assert_eq!(classify(p(false, 0, false), 0, BOOT_GRACE_SECS, 0, 10), NodeStatus::Unreachable);
-        assert_eq!(classify(p(true, 50, false), 0, 10, 100, 10), NodeStatus::Syncing);
-        assert_eq!(classify(p(true, 100, true), 0, 10, 105, 10), NodeStatus::Synced);
-        assert_eq!(classify(p(true, 90, true), 0, 10, 100, 10), NodeStatus::Behind);
+        assert_eq!(
+            classify(p(false, 0, false), 0, 60, 0, 10),
+            NodeStatus::Booting
+        );
+        assert_eq!(
+            classify(p(false, 0, false), 0, BOOT_GRACE_SECS, 0, 10),
+            NodeStatus::Unreachable
+        );
+        assert_eq!(
+            classify(p(true, 50, false), 0, 10, 100, 10),
+            NodeStatus::Syncing
+        );
+        assert_eq!(
+            classify(p(true, 100, true), 0, 10, 105, 10),
+            NodeStatus::Synced
+        );
+        assert_eq!(
+            classify(p(true, 90, true), 0, 10, 100, 10),
+            NodeStatus::Behind
+        );
         assert_eq!(sync_percent(50, 200), 25);
     }
 }

@@ -32,7 +32,11 @@ fn parse_fixed(s: &str, decimals: u32) -> Option<u64> {
         return None;
     }
     let int: u64 = if int.is_empty() { 0 } else { int.parse().ok()? };
-    let mut f: u64 = if frac.is_empty() { 0 } else { frac.parse().ok()? };
+    let mut f: u64 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse().ok()?
+    };
     f = f.checked_mul(10u64.pow(decimals - frac.len() as u32))?;
     int.checked_mul(10u64.pow(decimals))?.checked_add(f)
 }
@@ -49,7 +53,11 @@ pub fn format_xmr(pico: Pico) -> String {
     let int = pico / PICO_PER_XMR;
     let frac = format!("{:012}", pico % PICO_PER_XMR);
     let trimmed = frac.trim_end_matches('0');
-    let shown = if trimmed.len() < 4 { &frac[..4] } else { trimmed };
+    let shown = if trimmed.len() < 4 {
+        &frac[..4]
+    } else {
+        trimmed
+    };
     format!("{int}.{shown}")
 }
 
@@ -72,7 +80,11 @@ pub fn format_usd(micro: Micro) -> String {
     let int = micro / 1_000_000;
     let frac = format!("{:06}", micro % 1_000_000);
     let trimmed = frac.trim_end_matches('0');
-    let shown = if trimmed.len() < 2 { &frac[..2] } else { trimmed };
+    let shown = if trimmed.len() < 2 {
+        &frac[..2]
+    } else {
+        trimmed
+    };
     format!("${int}.{shown}")
 }
 
@@ -92,7 +104,11 @@ impl HourlyCost {
     pub fn new(droplet: Micro, volume_gb: u32, volume_gb_month: Micro, management: Micro) -> Self {
         let v = u128::from(volume_gb) * u128::from(volume_gb_month);
         let volume = ((v + u128::from(HOURS_PER_MONTH) / 2) / u128::from(HOURS_PER_MONTH)) as Micro;
-        Self { droplet, volume, management }
+        Self {
+            droplet,
+            volume,
+            management,
+        }
     }
     /// The total per hour.
     pub fn total(&self) -> Micro {
@@ -212,13 +228,21 @@ mod tests {
             let n = 1000u64;
             let small: u64 = (0..n).map(|_| due_pico(step, cost, price)).sum();
             let large = due_pico(step * n, cost, price);
-            assert!(large >= small && large - small <= n, "step {step}: {small} vs {large}");
+            assert!(
+                large >= small && large - small <= n,
+                "step {step}: {small} vs {large}"
+            );
         }
     }
 
     #[test]
     fn runway_and_needs_agree() {
-        let r = Rates { cost: 62_258, price: 150_000_000, fee: 30_000_000, payout_every: 3 * 3600 };
+        let r = Rates {
+            cost: 62_258,
+            price: 150_000_000,
+            fee: 30_000_000,
+            payout_every: 3 * 3600,
+        };
         let need = r.needed_for(336 * 3600);
         let runway = r.runway_secs(need);
         assert!(runway >= 336 * 3600 - 1, "{runway}");

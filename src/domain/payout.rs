@@ -49,7 +49,11 @@ pub enum Decision {
     Wait { seconds: u64, amount: Pico },
     /// End the node: pay `amount` (what is due, or all unlocked less the fee
     /// when that falls short) for `seconds`, forgive the rest.
-    End { seconds: u64, amount: Pico, forgiven: Pico },
+    End {
+        seconds: u64,
+        amount: Pico,
+        forgiven: Pico,
+    },
 }
 
 /// Everything the payout rule looks at.
@@ -80,15 +84,28 @@ pub fn decide(i: &PayoutInput) -> Decision {
     if let Some(after) = after
         && after >= next
     {
-        return Decision::Pay { seconds: elapsed, amount: due };
+        return Decision::Pay {
+            seconds: elapsed,
+            amount: due,
+        };
     }
-    let waited = i.short_since.map(|s| u64::try_from(i.now - s).unwrap_or(0)).unwrap_or(0);
+    let waited = i
+        .short_since
+        .map(|s| u64::try_from(i.now - s).unwrap_or(0))
+        .unwrap_or(0);
     let with_pending = i.unlocked.saturating_add(i.pending);
     if i.pending > 0 && waited < i.pending_wait_secs && with_pending >= due + r.fee + next {
-        return Decision::Wait { seconds: elapsed, amount: due };
+        return Decision::Wait {
+            seconds: elapsed,
+            amount: due,
+        };
     }
     let payable = i.unlocked.saturating_sub(r.fee).min(due);
-    Decision::End { seconds: elapsed, amount: payable, forgiven: due - payable }
+    Decision::End {
+        seconds: elapsed,
+        amount: payable,
+        forgiven: due - payable,
+    }
 }
 
 #[cfg(test)]
@@ -106,19 +123,33 @@ mod tests {
             short_since: None,
             pending_wait_secs: 2 * H,
             // $1/h at $100/XMR: 0.01 XMR (10^10 pico) an hour; fee 10^6.
-            rates: Rates { cost: 1_000_000, price: 100_000_000, fee: 1_000_000, payout_every: 3 * H },
+            rates: Rates {
+                cost: 1_000_000,
+                price: 100_000_000,
+                fee: 1_000_000,
+                payout_every: 3 * H,
+            },
         }
     }
 
     #[test]
     fn not_due_before_the_frequency() {
-        assert_eq!(decide(&input(10u64.pow(12), 0, 3 * H - 1)), Decision::NotDue);
+        assert_eq!(
+            decide(&input(10u64.pow(12), 0, 3 * H - 1)),
+            Decision::NotDue
+        );
     }
 
     #[test]
     fn pays_whole_seconds_since_billed_until() {
         let d = decide(&input(10u64.pow(12), 0, 3 * H + 7));
-        assert_eq!(d, Decision::Pay { seconds: 3 * H + 7, amount: due_pico(3 * H + 7, 1_000_000, 100_000_000) });
+        assert_eq!(
+            d,
+            Decision::Pay {
+                seconds: 3 * H + 7,
+                amount: due_pico(3 * H + 7, 1_000_000, 100_000_000)
+            }
+        );
     }
 
     #[test]
@@ -127,18 +158,36 @@ mod tests {
         let next = 3 * 10u64.pow(10) + 1_000_000;
         // Exactly enough for due + fee + next period: keeps running.
         let enough = due + 1_000_000 + next;
-        assert!(matches!(decide(&input(enough, 0, 3 * H)), Decision::Pay { .. }));
+        assert!(matches!(
+            decide(&input(enough, 0, 3 * H)),
+            Decision::Pay { .. }
+        ));
         // One piconero less: ends, paying all that is due.
         assert_eq!(
             decide(&input(enough - 1, 0, 3 * H)),
-            Decision::End { seconds: 3 * H, amount: due, forgiven: 0 }
+            Decision::End {
+                seconds: 3 * H,
+                amount: due,
+                forgiven: 0
+            }
         );
         // Less than is due: pays all but the fee, forgives the rest.
         assert_eq!(
             decide(&input(due / 2, 0, 3 * H)),
-            Decision::End { seconds: 3 * H, amount: due / 2 - 1_000_000, forgiven: due - (due / 2 - 1_000_000) }
+            Decision::End {
+                seconds: 3 * H,
+                amount: due / 2 - 1_000_000,
+                forgiven: due - (due / 2 - 1_000_000)
+            }
         );
-        assert_eq!(decide(&input(0, 0, 3 * H)), Decision::End { seconds: 3 * H, amount: 0, forgiven: due });
+        assert_eq!(
+            decide(&input(0, 0, 3 * H)),
+            Decision::End {
+                seconds: 3 * H,
+                amount: 0,
+                forgiven: due
+            }
+        );
     }
 
     #[test]
@@ -146,6 +195,9 @@ mod tests {
         let mut i = input(3 * 10u64.pow(10), 10u64.pow(12), 3 * H);
         assert!(matches!(decide(&i), Decision::Wait { .. }));
         i.short_since = Some(i.now - (2 * H) as i64);
-        assert!(matches!(decide(&i), Decision::End { .. }), "pending counts for at most PENDING_WAIT_HOURS");
+        assert!(
+            matches!(decide(&i), Decision::End { .. }),
+            "pending counts for at most PENDING_WAIT_HOURS"
+        );
     }
 }

@@ -87,7 +87,11 @@ impl State {
 
     /// The state after going to `to`, or why that is not allowed.
     pub fn go(self, to: State) -> Result<State, InvalidTransition> {
-        if self.can_go(to) { Ok(to) } else { Err(InvalidTransition { from: self, to }) }
+        if self.can_go(to) {
+            Ok(to)
+        } else {
+            Err(InvalidTransition { from: self, to })
+        }
     }
 
     /// A node exists (or is being made) and is billed.
@@ -110,7 +114,10 @@ impl std::fmt::Display for State {
 impl std::str::FromStr for State {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        State::ALL.into_iter().find(|st| st.as_str() == s).ok_or_else(|| format!("unknown state {s:?}"))
+        State::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| format!("unknown state {s:?}"))
     }
 }
 
@@ -120,13 +127,30 @@ mod tests {
 
     #[test]
     fn lifecycle_paths_of_the_spec() {
-        let path = [AwaitingFunds, Funded, Launching, Active, LowFunds, Active, LowFunds, Ended, Closed, Funded];
+        let path = [
+            AwaitingFunds,
+            Funded,
+            Launching,
+            Active,
+            LowFunds,
+            Active,
+            LowFunds,
+            Ended,
+            Closed,
+            Funded,
+        ];
         for w in path.windows(2) {
             assert_eq!(w[0].go(w[1]), Ok(w[1]), "{} -> {}", w[0], w[1]);
         }
         assert!(Ended.can_go(Funded), "refill from ended relaunches");
-        assert!(Expired.can_go(Funded) && Expired.can_go(AwaitingFunds), "a late payment revives");
-        assert!(Active.can_go(Funded), "a vanished droplet goes back to funded");
+        assert!(
+            Expired.can_go(Funded) && Expired.can_go(AwaitingFunds),
+            "a late payment revives"
+        );
+        assert!(
+            Active.can_go(Funded),
+            "a vanished droplet goes back to funded"
+        );
     }
 
     #[test]

@@ -8,7 +8,10 @@ use crate::error::AppError;
 /// One pass.
 pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> {
     let dir = st.config.data_dir.join("backups");
-    let file = dir.join(format!("nodecannon-{}.redb", crate::clock::rfc3339(st.now()).replace(':', "")));
+    let file = dir.join(format!(
+        "nodecannon-{}.redb",
+        crate::clock::rfc3339(st.now()).replace(':', "")
+    ));
     if out.dry_run {
         out.did(format!("would write {}", file.display()));
         return Ok(());
@@ -24,7 +27,9 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
                 .map_err(crate::store::StoreError::from)?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| {
-                    p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("nodecannon-") && n.ends_with(".redb"))
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with("nodecannon-") && n.ends_with(".redb"))
                 })
                 .collect();
             backups.sort();
@@ -35,6 +40,9 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
             Ok::<_, AppError>((n, extra))
         })
         .await?;
-    out.did(format!("wrote {} ({entries} entries), removed {removed} old backup(s)", file.display()));
+    out.did(format!(
+        "wrote {} ({entries} entries), removed {removed} old backup(s)",
+        file.display()
+    ));
     Ok(())
 }

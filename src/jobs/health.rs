@@ -14,7 +14,9 @@ pub const HISTORY: usize = 500;
 pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> {
     let now = st.now();
     for op in ops_in(st, &[State::Launching, State::Active, State::LowFunds]).await? {
-        let Some(ip) = op.resources.ipv4.clone() else { continue };
+        let Some(ip) = op.resources.ipv4.clone() else {
+            continue;
+        };
         let probe = st.node.get_info(&ip, st.config.node_rpc_port).await;
         let sample = match &probe {
             Ok(i) => HealthSample {
@@ -43,14 +45,26 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
         out.did(format!(
             "{}: {}",
             op.codename,
-            if sample.reachable { format!("height {}/{}", sample.height, sample.target_height) } else { sample.status.clone() }
+            if sample.reachable {
+                format!("height {}/{}", sample.height, sample.target_height)
+            } else {
+                sample.status.clone()
+            }
         ));
         if out.dry_run {
             continue;
         }
-        st.cache.node_info.insert(op.id.clone(), (now, probe.ok())).await;
+        st.cache
+            .node_info
+            .insert(op.id.clone(), (now, probe.ok()))
+            .await;
         let id = op.id.clone();
-        st.store.run(move |s| s.write(|tx| tx.add_health(&id, &sample, HISTORY)).map_err(AppError::from)).await?;
+        st.store
+            .run(move |s| {
+                s.write(|tx| tx.add_health(&id, &sample, HISTORY))
+                    .map_err(AppError::from)
+            })
+            .await?;
     }
     Ok(())
 }

@@ -13,7 +13,12 @@ use crate::domain::state::State;
 use crate::error::AppError;
 use crate::ops;
 
-const FUNDABLE: &[State] = &[State::AwaitingFunds, State::Expired, State::Ended, State::Closed];
+const FUNDABLE: &[State] = &[
+    State::AwaitingFunds,
+    State::Expired,
+    State::Ended,
+    State::Closed,
+];
 
 /// One pass.
 pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> {
@@ -33,10 +38,15 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
         Some(n) => n,
         None => st.cloud.droplet_limit().await?,
     } as usize;
-    let all = st.store.run(|s| s.operations().map_err(AppError::from)).await?;
+    let all = st
+        .store
+        .run(|s| s.operations().map_err(AppError::from))
+        .await?;
     let mut running = all.iter().filter(|o| o.state.has_node()).count();
-    let mut queue: Vec<Operation> =
-        all.into_iter().filter(|o| matches!(o.state, State::Launching | State::Funded)).collect();
+    let mut queue: Vec<Operation> = all
+        .into_iter()
+        .filter(|o| matches!(o.state, State::Launching | State::Funded))
+        .collect();
     // Resume launches first, then the longest-waiting funded operations.
     queue.sort_by_key(|o| (o.state != State::Launching, o.state_since));
     for op in queue {
@@ -49,14 +59,21 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
                 })
                 .await?;
             }
-            out.did(format!("{}: waiting for a free slot ({running}/{limit})", op.codename));
+            out.did(format!(
+                "{}: waiting for a free slot ({running}/{limit})",
+                op.codename
+            ));
             continue;
         }
         if op.state == State::Funded {
             running += 1;
         }
         if out.dry_run {
-            out.did(format!("{}: would launch (step {:?})", op.codename, op.launch_step.unwrap_or(LaunchStep::Volume)));
+            out.did(format!(
+                "{}: would launch (step {:?})",
+                op.codename,
+                op.launch_step.unwrap_or(LaunchStep::Volume)
+            ));
             continue;
         }
         if let Err(e) = advance(st, out, op.clone()).await {
@@ -72,20 +89,32 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
     Ok(())
 }
 
-async fn check_funding(st: &AppState, out: &mut Outcome, op: &Operation, min: Pico) -> Result<(), AppError> {
+async fn check_funding(
+    st: &AppState,
+    out: &mut Outcome,
+    op: &Operation,
+    min: Pico,
+) -> Result<(), AppError> {
     let acct = st.wallet.account_state(op.account_index).await?;
     st.cache.put_account(op.account_index, acct.clone()).await;
     let now = st.now();
     let seen = acct.deposits() > 0;
     let enough = acct.unlocked >= min;
-    let what = format!("{} XMR unlocked of {} needed", format_xmr(acct.unlocked), format_xmr(min));
+    let what = format!(
+        "{} XMR unlocked of {} needed",
+        format_xmr(acct.unlocked),
+        format_xmr(min)
+    );
     if out.dry_run {
         out.did(format!("{}: {} ({what})", op.codename, op.state));
         return Ok(());
     }
     let mut op = op.clone();
     if seen && !op.funds_seen {
-        let msg = format!("Payment seen: {} XMR (unlocks after 10 confirmations).", format_xmr(acct.balance.max(acct.pending())));
+        let msg = format!(
+            "Payment seen: {} XMR (unlocks after 10 confirmations).",
+            format_xmr(acct.balance.max(acct.pending()))
+        );
         op = change(st, &op.id, EventKind::FundsSeen, msg, |o, _| {
             o.funds_seen = true;
             Ok(())
@@ -95,25 +124,55 @@ async fn check_funding(st: &AppState, out: &mut Outcome, op: &Operation, min: Pi
     }
     match op.state {
         State::AwaitingFunds if enough => {
-            transition(st, &op, State::Funded, EventKind::Funded, format!("Funded: {what}."), |_| {}).await?;
+            transition(
+                st,
+                &op,
+                State::Funded,
+                EventKind::Funded,
+                format!("Funded: {what}."),
+                |_| {},
+            )
+            .await?;
             out.did(format!("{}: funded", op.codename));
         }
-        State::AwaitingFunds if !seen && now - op.created_at >= st.config.unfunded_expire_secs as i64 => {
-            let msg = "Expired: no payment arrived in time. A payment to the same address revives it.";
+        State::AwaitingFunds
+            if !seen && now - op.created_at >= st.config.unfunded_expire_secs as i64 =>
+        {
+            let msg =
+                "Expired: no payment arrived in time. A payment to the same address revives it.";
             transition(st, &op, State::Expired, EventKind::Expired, msg, |_| {}).await?;
             out.did(format!("{}: expired", op.codename));
         }
         State::Expired if seen => {
-            let to = if enough { State::Funded } else { State::AwaitingFunds };
-            transition(st, &op, to, EventKind::Revived, format!("Revived by a payment: {what}."), |_| {}).await?;
+            let to = if enough {
+                State::Funded
+            } else {
+                State::AwaitingFunds
+            };
+            transition(
+                st,
+                &op,
+                to,
+                EventKind::Revived,
+                format!("Revived by a payment: {what}."),
+                |_| {},
+            )
+            .await?;
             out.did(format!("{}: revived ({to})", op.codename));
         }
         State::Ended | State::Closed if enough => {
-            transition(st, &op, State::Funded, EventKind::Funded, format!("Refilled: {what}; relaunching."), |o| {
-                o.resources = Default::default();
-                o.launch_step = None;
-                o.billed_until = None;
-            })
+            transition(
+                st,
+                &op,
+                State::Funded,
+                EventKind::Funded,
+                format!("Refilled: {what}; relaunching."),
+                |o| {
+                    o.resources = Default::default();
+                    o.launch_step = None;
+                    o.billed_until = None;
+                },
+            )
             .await?;
             out.did(format!("{}: refilled, relaunch queued", op.codename));
         }
@@ -124,10 +183,17 @@ async fn check_funding(st: &AppState, out: &mut Outcome, op: &Operation, min: Pi
 
 async fn advance(st: &AppState, out: &mut Outcome, mut op: Operation) -> Result<(), AppError> {
     if op.state == State::Funded {
-        op = transition(st, &op, State::Launching, EventKind::LaunchStep, "Launch started.", |o| {
-            o.launch_step = Some(LaunchStep::Volume);
-            o.problem = None;
-        })
+        op = transition(
+            st,
+            &op,
+            State::Launching,
+            EventKind::LaunchStep,
+            "Launch started.",
+            |o| {
+                o.launch_step = Some(LaunchStep::Volume);
+                o.problem = None;
+            },
+        )
         .await?;
     }
     let c = &st.config;
@@ -146,15 +212,27 @@ async fn advance(st: &AppState, out: &mut Outcome, mut op: Operation) -> Result<
                         st.cloud.create_volume(&spec).await?
                     }
                 };
-                op = change(st, &op.id, EventKind::LaunchStep, format!("Volume {} ready.", v.name), move |o, _| {
-                    o.resources.volume_id = Some(v.id);
-                    o.launch_step = Some(LaunchStep::Droplet);
-                    Ok(())
-                })
+                op = change(
+                    st,
+                    &op.id,
+                    EventKind::LaunchStep,
+                    format!("Volume {} ready.", v.name),
+                    move |o, _| {
+                        o.resources.volume_id = Some(v.id);
+                        o.launch_step = Some(LaunchStep::Droplet);
+                        Ok(())
+                    },
+                )
                 .await?;
             }
             LaunchStep::Droplet => {
-                let d = match st.cloud.droplets_tagged(&op.tag()).await?.into_iter().next() {
+                let d = match st
+                    .cloud
+                    .droplets_tagged(&op.tag())
+                    .await?
+                    .into_iter()
+                    .next()
+                {
                     Some(d) => d,
                     None => {
                         let spec = DropletSpec {
@@ -183,11 +261,17 @@ async fn advance(st: &AppState, out: &mut Outcome, mut op: Operation) -> Result<
             LaunchStep::Addresses => {
                 let id = op.resources.droplet_id.unwrap_or_default();
                 let Some(d) = st.cloud.droplet(id).await? else {
-                    op = change(st, &op.id, EventKind::LaunchStep, "The droplet vanished while booting; creating another.", |o, _| {
-                        o.resources.droplet_id = None;
-                        o.launch_step = Some(LaunchStep::Droplet);
-                        Ok(())
-                    })
+                    op = change(
+                        st,
+                        &op.id,
+                        EventKind::LaunchStep,
+                        "The droplet vanished while booting; creating another.",
+                        |o, _| {
+                            o.resources.droplet_id = None;
+                            o.launch_step = Some(LaunchStep::Droplet);
+                            Ok(())
+                        },
+                    )
                     .await?;
                     continue;
                 };
@@ -196,22 +280,35 @@ async fn advance(st: &AppState, out: &mut Outcome, mut op: Operation) -> Result<
                     return Ok(());
                 };
                 let ipv6 = d.ipv6;
-                op = change(st, &op.id, EventKind::LaunchStep, format!("Droplet is up at {ipv4}."), move |o, _| {
-                    o.resources.ipv4 = Some(ipv4);
-                    o.resources.ipv6 = ipv6;
-                    o.launch_step = Some(LaunchStep::Dns);
-                    Ok(())
-                })
+                op = change(
+                    st,
+                    &op.id,
+                    EventKind::LaunchStep,
+                    format!("Droplet is up at {ipv4}."),
+                    move |o, _| {
+                        o.resources.ipv4 = Some(ipv4);
+                        o.resources.ipv6 = ipv6;
+                        o.launch_step = Some(LaunchStep::Dns);
+                        Ok(())
+                    },
+                )
                 .await?;
             }
             LaunchStep::Dns => {
                 let ids = ensure_dns(st, &op).await?;
                 let dns = op.dns_name(&c.do_domain);
-                transition(st, &op, State::Active, EventKind::Launched, format!("Node launched: {dns}."), move |o| {
-                    o.resources.dns_records = ids;
-                    o.launch_step = Some(LaunchStep::Done);
-                    o.problem = None;
-                })
+                transition(
+                    st,
+                    &op,
+                    State::Active,
+                    EventKind::Launched,
+                    format!("Node launched: {dns}."),
+                    move |o| {
+                        o.resources.dns_records = ids;
+                        o.launch_step = Some(LaunchStep::Done);
+                        o.problem = None;
+                    },
+                )
                 .await?;
                 out.did(format!("{}: launched", op.codename));
                 return Ok(());
@@ -225,7 +322,13 @@ async fn advance(st: &AppState, out: &mut Outcome, mut op: Operation) -> Result<
 pub async fn ensure_dns(st: &AppState, op: &Operation) -> Result<Vec<u64>, AppError> {
     let domain = &st.config.do_domain;
     let name = format!("{}.node", op.codename);
-    let existing: Vec<_> = st.cloud.records(domain, &name).await?.into_iter().filter(|r| r.name == name).collect();
+    let existing: Vec<_> = st
+        .cloud
+        .records(domain, &name)
+        .await?
+        .into_iter()
+        .filter(|r| r.name == name)
+        .collect();
     let mut ids = Vec::new();
     for (kind, ip) in [("A", &op.resources.ipv4), ("AAAA", &op.resources.ipv6)] {
         let Some(ip) = ip else { continue };

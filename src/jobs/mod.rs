@@ -31,7 +31,13 @@ pub enum Job {
 
 impl Job {
     /// Every job.
-    pub const ALL: [Job; 5] = [Job::LaunchFunded, Job::ProcessPayouts, Job::Reconcile, Job::Health, Job::Backup];
+    pub const ALL: [Job; 5] = [
+        Job::LaunchFunded,
+        Job::ProcessPayouts,
+        Job::Reconcile,
+        Job::Health,
+        Job::Backup,
+    ];
 
     /// The job's name.
     pub fn name(&self) -> &'static str {
@@ -67,7 +73,11 @@ pub struct Outcome {
 
 impl Outcome {
     fn new(job: Job, dry_run: bool) -> Self {
-        Self { job: job.name().into(), dry_run, ..Default::default() }
+        Self {
+            job: job.name().into(),
+            dry_run,
+            ..Default::default()
+        }
     }
     /// Records an action.
     pub fn did(&mut self, s: impl Into<String>) {
@@ -116,12 +126,18 @@ pub async fn run(st: &AppState, job: Job, dry_run: bool) -> Result<Outcome, AppE
             last_run: st.now(),
             ok,
             outcome: match &result {
-                Ok(()) => format!("{} action(s), {} error(s)", out.actions.len(), out.errors.len()),
+                Ok(()) => format!(
+                    "{} action(s), {} error(s)",
+                    out.actions.len(),
+                    out.errors.len()
+                ),
                 Err(e) => e.to_string(),
             },
         };
         let name = job.name();
-        st.store.run(move |s| s.write(|tx| tx.put_job(name, &rec))).await?;
+        st.store
+            .run(move |s| s.write(|tx| tx.put_job(name, &rec)))
+            .await?;
     }
     result.map(|()| out)
 }
@@ -159,21 +175,37 @@ pub async fn transition(
 ) -> Result<Operation, AppError> {
     let message = message.into();
     let op = change(st, &op.id, kind, message.clone(), move |op, now| {
-        op.go(to, now).map_err(|e| AppError::Conflict(e.to_string()))?;
+        op.go(to, now)
+            .map_err(|e| AppError::Conflict(e.to_string()))?;
         f(op);
         Ok(())
     })
     .await?;
     if kind.is_notice() {
-        let notice = Notice { op_id: Some(op.id.clone()), codename: Some(op.codename.clone()), kind: format!("{kind:?}"), message };
+        let notice = Notice {
+            op_id: Some(op.id.clone()),
+            codename: Some(op.codename.clone()),
+            kind: format!("{kind:?}"),
+            message,
+        };
         st.notifier.notify(&notice).await;
     }
     Ok(op)
 }
 
 /// Every operation in one of `states`.
-pub async fn ops_in(st: &AppState, states: &'static [crate::domain::state::State]) -> Result<Vec<Operation>, AppError> {
+pub async fn ops_in(
+    st: &AppState,
+    states: &'static [crate::domain::state::State],
+) -> Result<Vec<Operation>, AppError> {
     st.store
-        .run(move |s| Ok::<_, AppError>(s.operations()?.into_iter().filter(|o| states.contains(&o.state)).collect()))
+        .run(move |s| {
+            Ok::<_, AppError>(
+                s.operations()?
+                    .into_iter()
+                    .filter(|o| states.contains(&o.state))
+                    .collect(),
+            )
+        })
         .await
 }

@@ -39,7 +39,9 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
             let refund = refund(st, &op).await;
             let msg = match &refund {
                 Ok(Some(r)) => format!("Closed after the grace period; refunded {r}."),
-                Ok(None) => "Closed after the grace period; what is left stays for a refill.".to_string(),
+                Ok(None) => {
+                    "Closed after the grace period; what is left stays for a refill.".to_string()
+                }
                 Err(e) => {
                     out.failed(format!("{}: refund failed: {e}", op.codename));
                     continue;
@@ -57,16 +59,29 @@ async fn fresh_rates(st: &AppState) -> Result<(HourlyCost, Rates), AppError> {
     let quote = st.price.xmr_usd().await?;
     let age = st.now() - quote.at;
     if age > st.config.price_max_age_secs as i64 {
-        return Err(AppError::Unavailable(format!("the XMR price is {age} s old; no payout decision on a stale price")));
+        return Err(AppError::Unavailable(format!(
+            "the XMR price is {age} s old; no payout decision on a stale price"
+        )));
     }
     let cost = ops::hourly_cost(st).await?;
     let fee = st.cache.refresh_fee(&st.wallet).await?;
-    Ok((cost, Rates { cost: cost.total(), price: quote.usd, fee, payout_every: st.config.payout_frequency_secs }))
+    Ok((
+        cost,
+        Rates {
+            cost: cost.total(),
+            price: quote.usd,
+            fee,
+            payout_every: st.config.payout_frequency_secs,
+        },
+    ))
 }
 
 /// Relays stored payouts that were built but not relayed (a crash in between).
 async fn recover(st: &AppState, out: &mut Outcome) -> Result<(), AppError> {
-    let pending = st.store.run(|s| s.payouts_built().map_err(AppError::from)).await?;
+    let pending = st
+        .store
+        .run(|s| s.payouts_built().map_err(AppError::from))
+        .await?;
     for p in pending {
         if out.dry_run {
             out.did(format!("would recover payout {}", p.tx_hash));
@@ -75,7 +90,10 @@ async fn recover(st: &AppState, out: &mut Outcome) -> Result<(), AppError> {
         let op = ops::get(st, &p.op_id).await?;
         let known = st.wallet.knows_tx(op.account_index, &p.tx_hash).await?;
         if !known && let Err(e) = st.wallet.relay(&p.tx_metadata).await {
-            out.failed(format!("{}: payout {} still not relayed: {e}", op.codename, p.tx_hash));
+            out.failed(format!(
+                "{}: payout {} still not relayed: {e}",
+                op.codename, p.tx_hash
+            ));
             continue;
         }
         mark_relayed(st, p).await?;
@@ -87,11 +105,21 @@ async fn recover(st: &AppState, out: &mut Outcome) -> Result<(), AppError> {
 async fn mark_relayed(st: &AppState, mut p: Payout) -> Result<(), AppError> {
     p.status = PayoutStatus::Relayed;
     p.tx_metadata.clear();
-    st.store.run(move |s| s.write(|tx| tx.put_payout(&p)).map_err(AppError::from)).await
+    st.store
+        .run(move |s| s.write(|tx| tx.put_payout(&p)).map_err(AppError::from))
+        .await
 }
 
-async fn pay_one(st: &AppState, out: &mut Outcome, op: &Operation, cost: HourlyCost, r: &Rates) -> Result<(), AppError> {
-    let Some(billed_until) = op.billed_until else { return Ok(()) };
+async fn pay_one(
+    st: &AppState,
+    out: &mut Outcome,
+    op: &Operation,
+    cost: HourlyCost,
+    r: &Rates,
+) -> Result<(), AppError> {
+    let Some(billed_until) = op.billed_until else {
+        return Ok(());
+    };
     let acct = st.wallet.account_state(op.account_index).await?;
     let input = PayoutInput {
         now: st.now(),
@@ -111,13 +139,26 @@ async fn pay_one(st: &AppState, out: &mut Outcome, op: &Operation, cost: HourlyC
         Decision::NotDue => low_funds_check(st, out, op, acct.unlocked, r).await,
         Decision::Pay { seconds, amount } => {
             let op = pay(st, op, seconds, amount, false, cost, r.price).await?;
-            out.did(format!("{}: paid {} XMR for {seconds} s", op.codename, format_xmr(amount)));
-            low_funds_check(st, out, &op, acct.unlocked.saturating_sub(amount + r.fee), r).await
+            out.did(format!(
+                "{}: paid {} XMR for {seconds} s",
+                op.codename,
+                format_xmr(amount)
+            ));
+            low_funds_check(
+                st,
+                out,
+                &op,
+                acct.unlocked.saturating_sub(amount + r.fee),
+                r,
+            )
+            .await
         }
         Decision::Wait { .. } => {
             if op.short_since.is_none() {
                 let hours = st.config.pending_wait_secs / 3600;
-                let msg = format!("Short of unlocked funds; waiting up to {hours} h for incoming transfers to unlock.");
+                let msg = format!(
+                    "Short of unlocked funds; waiting up to {hours} h for incoming transfers to unlock."
+                );
                 change(st, &op.id, EventKind::LowFunds, msg, |o, now| {
                     o.short_since = Some(now);
                     Ok(())
@@ -127,11 +168,21 @@ async fn pay_one(st: &AppState, out: &mut Outcome, op: &Operation, cost: HourlyC
             out.did(format!("{}: waiting for pending transfers", op.codename));
             Ok(())
         }
-        Decision::End { seconds, amount, forgiven } => {
+        Decision::End {
+            seconds,
+            amount,
+            forgiven,
+        } => {
             for d in teardown(st, op).await? {
                 out.did(format!("{}: {d}", op.codename));
             }
-            let paid = if amount > 0 { pay(st, op, seconds, amount, true, cost, r.price).await.map(|_| amount) } else { Ok(0) };
+            let paid = if amount > 0 {
+                pay(st, op, seconds, amount, true, cost, r.price)
+                    .await
+                    .map(|_| amount)
+            } else {
+                Ok(0)
+            };
             let paid = paid.unwrap_or_else(|e| {
                 out.failed(format!("{}: final payout failed: {e}", op.codename));
                 0
@@ -167,7 +218,11 @@ async fn pay(
     price: u64,
 ) -> Result<Operation, AppError> {
     let built = if amount > 0 {
-        Some(st.wallet.build_transfer(op.account_index, &st.config.payout_address, amount).await?)
+        Some(
+            st.wallet
+                .build_transfer(op.account_index, &st.config.payout_address, amount)
+                .await?,
+        )
     } else {
         None
     };
@@ -197,12 +252,22 @@ async fn pay(
                             is_final,
                         };
                         tx.put_payout(&p)?;
-                        let msg = format!("Paid {} XMR for {} s of hosting (tx {}).", format_xmr(p.amount), seconds, p.tx_hash);
+                        let msg = format!(
+                            "Paid {} XMR for {} s of hosting (tx {}).",
+                            format_xmr(p.amount),
+                            seconds,
+                            p.tx_hash
+                        );
                         tx.event(&id, now, EventKind::Payout, msg)?;
                         Some(p)
                     }
                     None => {
-                        tx.event(&id, now, EventKind::Payout, format!("Nothing due for {seconds} s."))?;
+                        tx.event(
+                            &id,
+                            now,
+                            EventKind::Payout,
+                            format!("Nothing due for {seconds} s."),
+                        )?;
                         None
                     }
                 };
@@ -219,13 +284,21 @@ async fn pay(
     Ok(op)
 }
 
-async fn low_funds_check(st: &AppState, out: &mut Outcome, op: &Operation, unlocked: Pico, r: &Rates) -> Result<(), AppError> {
+async fn low_funds_check(
+    st: &AppState,
+    out: &mut Outcome,
+    op: &Operation,
+    unlocked: Pico,
+    r: &Rates,
+) -> Result<(), AppError> {
     let runway = r.runway_secs(unlocked);
     let low = runway < st.config.low_funds_secs;
     let left = crate::clock::duration(runway);
     match (op.state, low) {
         (State::Active, true) => {
-            let msg = format!("Low funds: about {left} of hosting left. Send XMR to the funding address to keep the node running.");
+            let msg = format!(
+                "Low funds: about {left} of hosting left. Send XMR to the funding address to keep the node running."
+            );
             transition(st, op, State::LowFunds, EventKind::LowFunds, msg, |_| {}).await?;
             out.did(format!("{}: low funds", op.codename));
         }
@@ -241,7 +314,9 @@ async fn low_funds_check(st: &AppState, out: &mut Outcome, op: &Operation, unloc
 
 /// Sends what is left (less the fee) to the refund address, if any. Returns what was sent.
 async fn refund(st: &AppState, op: &Operation) -> Result<Option<String>, AppError> {
-    let Some(addr) = &op.refund_address else { return Ok(None) };
+    let Some(addr) = &op.refund_address else {
+        return Ok(None);
+    };
     let acct = st.wallet.account_state(op.account_index).await?;
     let fee = st.wallet.fee_estimate().await?;
     if acct.unlocked <= fee {
@@ -250,13 +325,19 @@ async fn refund(st: &AppState, op: &Operation) -> Result<Option<String>, AppErro
     let built = st.wallet.build_sweep(op.account_index, addr).await?;
     let hash = st.wallet.relay(&built.metadata).await?;
     st.cache.forget_account(op.account_index).await;
-    Ok(Some(format!("{} XMR to the refund address (tx {hash})", format_xmr(built.amount))))
+    Ok(Some(format!(
+        "{} XMR to the refund address (tx {hash})",
+        format_xmr(built.amount)
+    )))
 }
 
 /// Cancels an operation: destroys its node, bills what is due, refunds the rest.
 pub async fn cancel(st: &AppState, op: &Operation) -> Result<Operation, AppError> {
     if !op.state.can_go(State::Cancelled) {
-        return Err(AppError::Conflict(format!("{} is {} and cannot be cancelled", op.codename, op.state)));
+        return Err(AppError::Conflict(format!(
+            "{} is {} and cannot be cancelled",
+            op.codename, op.state
+        )));
     }
     let _guard = st.job_lock.lock().await;
     let op = ops::get(st, &op.id).await?;
@@ -265,7 +346,8 @@ pub async fn cancel(st: &AppState, op: &Operation) -> Result<Operation, AppError
         let (cost, r) = fresh_rates(st).await?;
         let seconds = u64::try_from(st.now() - billed_until).unwrap_or(0);
         let acct = st.wallet.account_state(op.account_index).await?;
-        let due = crate::domain::money::due_pico(seconds, r.cost, r.price).min(acct.unlocked.saturating_sub(r.fee));
+        let due = crate::domain::money::due_pico(seconds, r.cost, r.price)
+            .min(acct.unlocked.saturating_sub(r.fee));
         pay(st, &op, seconds, due, true, cost, r.price).await?;
         notes.push(format!("final payout {} XMR", format_xmr(due)));
     }
@@ -273,8 +355,14 @@ pub async fn cancel(st: &AppState, op: &Operation) -> Result<Operation, AppError
     let refund = refund(st, &op).await?;
     let msg = format!(
         "Cancelled by the operator ({}). {}",
-        if notes.is_empty() { "nothing to destroy".to_string() } else { notes.join(", ") },
-        refund.map(|r| format!("Refunded {r}.")).unwrap_or_else(|| "What is left stays in the operation's account.".into())
+        if notes.is_empty() {
+            "nothing to destroy".to_string()
+        } else {
+            notes.join(", ")
+        },
+        refund
+            .map(|r| format!("Refunded {r}."))
+            .unwrap_or_else(|| "What is left stays in the operation's account.".into())
     );
     transition(st, &op, State::Cancelled, EventKind::Cancelled, msg, |o| {
         o.resources = Default::default();

@@ -16,29 +16,40 @@ use crate::error::AppError;
 pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> {
     let now = st.now();
     let min_age = st.config.orphan_min_age_secs as i64;
-    let all = st.store.run(|s| s.operations().map_err(AppError::from)).await?;
+    let all = st
+        .store
+        .run(|s| s.operations().map_err(AppError::from))
+        .await?;
     let live: Vec<_> = all.iter().filter(|o| o.state.has_node()).collect();
     let droplets = st.cloud.droplets_tagged("nodecannon").await?;
     let volumes = st.cloud.volumes_tagged("nodecannon").await?;
     let records = st.cloud.records(&st.config.do_domain, "node").await?;
 
-    let tracked_droplets: HashSet<u64> = live.iter().filter_map(|o| o.resources.droplet_id).collect();
+    let tracked_droplets: HashSet<u64> =
+        live.iter().filter_map(|o| o.resources.droplet_id).collect();
     let tracked_tags: HashSet<String> = live.iter().map(|o| o.tag()).collect();
     for d in &droplets {
-        let owned = tracked_droplets.contains(&d.id) || d.tags.iter().any(|t| tracked_tags.contains(t));
+        let owned =
+            tracked_droplets.contains(&d.id) || d.tags.iter().any(|t| tracked_tags.contains(t));
         if owned || now - d.created_at < min_age {
             continue;
         }
         if out.dry_run {
-            out.did(format!("would destroy orphan droplet {} ({})", d.id, d.name));
+            out.did(format!(
+                "would destroy orphan droplet {} ({})",
+                d.id, d.name
+            ));
         } else {
             st.cloud.destroy_droplet(d.id).await?;
             out.did(format!("destroyed orphan droplet {} ({})", d.id, d.name));
         }
     }
     // Volumes of funded operations are kept: their relaunch reuses them.
-    let keep_tags: HashSet<String> =
-        all.iter().filter(|o| o.state.has_node() || o.state == State::Funded).map(|o| o.tag()).collect();
+    let keep_tags: HashSet<String> = all
+        .iter()
+        .filter(|o| o.state.has_node() || o.state == State::Funded)
+        .map(|o| o.tag())
+        .collect();
     for v in &volumes {
         if v.tags.iter().any(|t| keep_tags.contains(t)) || now - v.created_at < min_age {
             continue;
@@ -50,7 +61,10 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
             out.did(format!("deleted orphan volume {} ({})", v.id, v.name));
         }
     }
-    let live_names: HashSet<String> = live.iter().map(|o| format!("{}.node", o.codename)).collect();
+    let live_names: HashSet<String> = live
+        .iter()
+        .map(|o| format!("{}.node", o.codename))
+        .collect();
     for r in records.iter().filter(|r| !live_names.contains(&r.name)) {
         if out.dry_run {
             out.did(format!("would delete orphan DNS {} {}", r.kind, r.name));
@@ -62,13 +76,20 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
 
     let present: HashSet<u64> = droplets.iter().map(|d| d.id).collect();
     for op in ops_in(st, &[State::Active, State::LowFunds]).await? {
-        let Some(id) = op.resources.droplet_id else { continue };
+        let Some(id) = op.resources.droplet_id else {
+            continue;
+        };
         if !present.contains(&id) {
             if out.dry_run {
-                out.did(format!("{}: droplet {id} vanished; would send back to funded", op.codename));
+                out.did(format!(
+                    "{}: droplet {id} vanished; would send back to funded",
+                    op.codename
+                ));
                 continue;
             }
-            let msg = format!("Droplet {id} vanished; the node will be relaunched if the money is there.");
+            let msg = format!(
+                "Droplet {id} vanished; the node will be relaunched if the money is there."
+            );
             transition(st, &op, State::Funded, EventKind::Reconcile, msg, |o| {
                 o.resources.droplet_id = None;
                 o.resources.ipv4 = None;
@@ -81,17 +102,25 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
             continue;
         }
         let name = format!("{}.node", op.codename);
-        let has_a = records.iter().any(|r| r.name == name && r.kind == "A" && Some(&r.data) == op.resources.ipv4.as_ref());
+        let has_a = records.iter().any(|r| {
+            r.name == name && r.kind == "A" && Some(&r.data) == op.resources.ipv4.as_ref()
+        });
         if !has_a && op.resources.ipv4.is_some() {
             if out.dry_run {
                 out.did(format!("{}: would repair DNS", op.codename));
                 continue;
             }
             let ids = ensure_dns(st, &op).await?;
-            super::change(st, &op.id, EventKind::Reconcile, "Repaired the node's DNS records.", move |o, _| {
-                o.resources.dns_records = ids;
-                Ok(())
-            })
+            super::change(
+                st,
+                &op.id,
+                EventKind::Reconcile,
+                "Repaired the node's DNS records.",
+                move |o, _| {
+                    o.resources.dns_records = ids;
+                    Ok(())
+                },
+            )
             .await?;
             out.did(format!("{}: repaired DNS", op.codename));
         }

@@ -17,7 +17,13 @@ fn gone_is_fine(r: Result<(), CloudError>) -> Result<(), CloudError> {
 /// Destroys every cloud resource of `op`, found by its tag and by the ids stored.
 pub async fn teardown(st: &AppState, op: &Operation) -> Result<Vec<String>, AppError> {
     let mut did = Vec::new();
-    let mut droplets: Vec<u64> = st.cloud.droplets_tagged(&op.tag()).await?.into_iter().map(|d| d.id).collect();
+    let mut droplets: Vec<u64> = st
+        .cloud
+        .droplets_tagged(&op.tag())
+        .await?
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
     if let Some(id) = op.resources.droplet_id
         && !droplets.contains(&id)
     {
@@ -34,7 +40,13 @@ pub async fn teardown(st: &AppState, op: &Operation) -> Result<Vec<String>, AppE
             did.push(format!("deleted DNS {} {}", r.kind, r.name));
         }
     }
-    let mut volumes: Vec<String> = st.cloud.volumes_tagged(&op.tag()).await?.into_iter().map(|v| v.id).collect();
+    let mut volumes: Vec<String> = st
+        .cloud
+        .volumes_tagged(&op.tag())
+        .await?
+        .into_iter()
+        .map(|v| v.id)
+        .collect();
     if let Some(v) = &op.resources.volume_id
         && !volumes.contains(v)
     {

@@ -4,15 +4,21 @@
 use async_trait::async_trait;
 
 use super::{BOOT_SECS, Ctx};
-use crate::clients::cloud::{Cloud, CloudError, Droplet, DropletSpec, Record, Region, Volume, VolumeSpec};
+use crate::clients::cloud::{
+    Cloud, CloudError, Droplet, DropletSpec, Record, Region, Volume, VolumeSpec,
+};
 use crate::domain::money::Micro;
 use crate::store::{Store, StoreError};
 
 /// The simulated cloud.
 pub struct SandboxCloud(pub(super) Ctx);
 
-const SIZES: [(&str, Micro); 4] =
-    [("s-1vcpu-2gb", 17_860), ("s-2vcpu-4gb", 35_710), ("s-4vcpu-8gb", 71_430), ("s-8vcpu-16gb", 142_860)];
+const SIZES: [(&str, Micro); 4] = [
+    ("s-1vcpu-2gb", 17_860),
+    ("s-2vcpu-4gb", 35_710),
+    ("s-4vcpu-8gb", 71_430),
+    ("s-8vcpu-16gb", 142_860),
+];
 
 const REGIONS: [(&str, &str); 8] = [
     ("ams3", "Amsterdam 3"),
@@ -54,17 +60,30 @@ impl SandboxCloud {
         store.sandbox_scan("cloud/droplet/")
     }
 
-    async fn scan<T: serde::de::DeserializeOwned + Send + 'static>(&self, prefix: &'static str) -> Result<Vec<T>, CloudError> {
+    async fn scan<T: serde::de::DeserializeOwned + Send + 'static>(
+        &self,
+        prefix: &'static str,
+    ) -> Result<Vec<T>, CloudError> {
         self.0.metrics.client_call("cloud");
-        self.0.run(CloudError::Unavailable, move |s| s.sandbox_scan(prefix).map_err(storage)).await
+        self.0
+            .run(CloudError::Unavailable, move |s| {
+                s.sandbox_scan(prefix).map_err(storage)
+            })
+            .await
     }
 
     async fn write<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut crate::store::Tx) -> Result<Result<T, CloudError>, StoreError> + Send + 'static,
+        f: impl FnOnce(&mut crate::store::Tx) -> Result<Result<T, CloudError>, StoreError>
+        + Send
+        + 'static,
     ) -> Result<T, CloudError> {
         self.0.metrics.client_call("cloud");
-        self.0.run(CloudError::Unavailable, move |s| s.write(f).map_err(storage)?).await
+        self.0
+            .run(CloudError::Unavailable, move |s| {
+                s.write(f).map_err(storage)?
+            })
+            .await
     }
 }
 
@@ -89,18 +108,29 @@ impl Cloud for SandboxCloud {
         if !SIZES.iter().any(|(s, _)| *s == size) {
             return Ok(vec![]);
         }
-        Ok(REGIONS.iter().map(|(slug, name)| Region { slug: slug.to_string(), name: name.to_string() }).collect())
+        Ok(REGIONS
+            .iter()
+            .map(|(slug, name)| Region {
+                slug: slug.to_string(),
+                name: name.to_string(),
+            })
+            .collect())
     }
 
     async fn find_volume(&self, name: &str, region: &str) -> Result<Option<Volume>, CloudError> {
         let (name, region) = (name.to_string(), region.to_string());
         let all: Vec<Volume> = self.scan("cloud/volume/").await?;
-        Ok(all.into_iter().find(|v| v.name == name && v.region == region))
+        Ok(all
+            .into_iter()
+            .find(|v| v.name == name && v.region == region))
     }
 
     async fn volumes_tagged(&self, tag: &str) -> Result<Vec<Volume>, CloudError> {
         let all: Vec<Volume> = self.scan("cloud/volume/").await?;
-        Ok(all.into_iter().filter(|v| v.tags.iter().any(|t| t == tag)).collect())
+        Ok(all
+            .into_iter()
+            .filter(|v| v.tags.iter().any(|t| t == tag))
+            .collect())
     }
 
     async fn create_volume(&self, spec: &VolumeSpec) -> Result<Volume, CloudError> {
@@ -138,7 +168,11 @@ impl Cloud for SandboxCloud {
     async fn droplets_tagged(&self, tag: &str) -> Result<Vec<Droplet>, CloudError> {
         let now = self.0.clock.now();
         let all: Vec<Droplet> = self.scan("cloud/droplet/").await?;
-        Ok(all.into_iter().filter(|d| d.tags.iter().any(|t| t == tag)).map(|d| as_seen(d, now)).collect())
+        Ok(all
+            .into_iter()
+            .filter(|d| d.tags.iter().any(|t| t == tag))
+            .map(|d| as_seen(d, now))
+            .collect())
     }
 
     async fn droplet(&self, id: u64) -> Result<Option<Droplet>, CloudError> {
@@ -146,7 +180,11 @@ impl Cloud for SandboxCloud {
         let now = self.0.clock.now();
         let key = format!("cloud/droplet/{id:012}");
         self.0
-            .run(CloudError::Unavailable, move |s| Ok(s.sandbox_get::<Droplet>(&key).map_err(storage)?.map(|d| as_seen(d, now))))
+            .run(CloudError::Unavailable, move |s| {
+                Ok(s.sandbox_get::<Droplet>(&key)
+                    .map_err(storage)?
+                    .map(|d| as_seen(d, now)))
+            })
             .await
     }
 
@@ -155,7 +193,10 @@ impl Cloud for SandboxCloud {
         let now = self.0.clock.now();
         self.write(move |tx| {
             if !SIZES.iter().any(|(s, _)| *s == spec.size) {
-                return Ok(Err(CloudError::Validation(format!("unknown size {}", spec.size))));
+                return Ok(Err(CloudError::Validation(format!(
+                    "unknown size {}",
+                    spec.size
+                ))));
             }
             let id = next_id(tx)?;
             let d = Droplet {
@@ -196,14 +237,28 @@ impl Cloud for SandboxCloud {
     async fn records(&self, _domain: &str, suffix: &str) -> Result<Vec<Record>, CloudError> {
         let all: Vec<Record> = self.scan("cloud/record/").await?;
         let dotted = format!(".{suffix}");
-        Ok(all.into_iter().filter(|r| r.name == suffix || r.name.ends_with(&dotted)).collect())
+        Ok(all
+            .into_iter()
+            .filter(|r| r.name == suffix || r.name.ends_with(&dotted))
+            .collect())
     }
 
-    async fn create_record(&self, _domain: &str, kind: &str, name: &str, data: &str) -> Result<Record, CloudError> {
+    async fn create_record(
+        &self,
+        _domain: &str,
+        kind: &str,
+        name: &str,
+        data: &str,
+    ) -> Result<Record, CloudError> {
         let (kind, name, data) = (kind.to_string(), name.to_string(), data.to_string());
         self.write(move |tx| {
             let id = next_id(tx)?;
-            let r = Record { id, kind, name, data };
+            let r = Record {
+                id,
+                kind,
+                name,
+                data,
+            };
             tx.sandbox_put(&format!("cloud/record/{id:012}"), &r)?;
             Ok(Ok(r))
         })

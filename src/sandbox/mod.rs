@@ -44,7 +44,11 @@ pub struct Sandbox {
 impl Sandbox {
     /// Builds the simulated services on a store and clock.
     pub fn new(store: Store, clock: Arc<dyn Clock>, metrics: Arc<Metrics>) -> Self {
-        let ctx = Ctx { store, clock, metrics };
+        let ctx = Ctx {
+            store,
+            clock,
+            metrics,
+        };
         Self {
             wallet: Arc::new(SandboxWallet(ctx.clone())),
             cloud: Arc::new(SandboxCloud(ctx.clone())),
@@ -69,7 +73,9 @@ impl Ctx {
         f: impl FnOnce(&Store) -> Result<T, E> + Send + 'static,
     ) -> Result<T, E> {
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || f(&store)).await.map_err(|e| map(e.to_string()))?
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|e| map(e.to_string()))?
     }
 }
 

@@ -27,7 +27,8 @@ impl NodeProbe for SandboxNode {
         let ip = ip.to_string();
         self.0
             .run(NodeError, move |s| {
-                let droplets = SandboxCloud::droplets_raw(s).map_err(|e| NodeError(e.to_string()))?;
+                let droplets =
+                    SandboxCloud::droplets_raw(s).map_err(|e| NodeError(e.to_string()))?;
                 let d = droplets
                     .into_iter()
                     .find(|d| d.ipv4.as_deref() == Some(ip.as_str()))
@@ -37,7 +38,11 @@ impl NodeProbe for SandboxNode {
                     return Err(NodeError("connection refused".into()));
                 }
                 let target = chain_height(now);
-                let height = if up >= SYNC_SECS { target } else { target * up as u64 / SYNC_SECS as u64 };
+                let height = if up >= SYNC_SECS {
+                    target
+                } else {
+                    target * up as u64 / SYNC_SECS as u64
+                };
                 Ok(NodeInfo {
                     height,
                     target_height: target,

@@ -16,7 +16,10 @@ impl SandboxPrice {
     /// Sets the simulated price (admin page, `POST /sandbox/price`).
     pub async fn set(&self, usd: Micro) -> Result<(), PriceError> {
         self.0
-            .run(PriceError, move |s| s.write(|tx| tx.sandbox_put("price", &usd)).map_err(|e| PriceError(e.to_string())))
+            .run(PriceError, move |s| {
+                s.write(|tx| tx.sandbox_put("price", &usd))
+                    .map_err(|e| PriceError(e.to_string()))
+            })
             .await
     }
 }
@@ -28,7 +31,10 @@ impl PriceOracle for SandboxPrice {
         let at = self.0.clock.now();
         self.0
             .run(PriceError, move |s| {
-                let usd = s.sandbox_get::<Micro>("price").map_err(|e| PriceError(e.to_string()))?.unwrap_or(DEFAULT_USD);
+                let usd = s
+                    .sandbox_get::<Micro>("price")
+                    .map_err(|e| PriceError(e.to_string()))?
+                    .unwrap_or(DEFAULT_USD);
                 Ok(Quote { usd, at })
             })
             .await

@@ -6,7 +6,9 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::{BLOCK_SECS, Ctx, FEE, POOL_SECS, UNLOCK_BLOCKS, random_hash};
-use crate::clients::wallet::{Account, AccountState, BuiltTx, Transfer, TransferStatus, Wallet, WalletError};
+use crate::clients::wallet::{
+    Account, AccountState, BuiltTx, Transfer, TransferStatus, Wallet, WalletError,
+};
 use crate::domain::Timestamp;
 use crate::domain::money::Pico;
 use crate::store::{Store, StoreError};
@@ -51,7 +53,10 @@ fn load(store: &Store, index: u32) -> Result<SbAccount, WalletError> {
     store
         .sandbox_get::<SbAccount>(&acct_key(index))
         .map_err(storage)?
-        .ok_or(WalletError::Rpc { code: -2, message: format!("account index {index} is out of bound") })
+        .ok_or(WalletError::Rpc {
+            code: -2,
+            message: format!("account index {index} is out of bound"),
+        })
 }
 
 fn state_of(a: &SbAccount, now: Timestamp) -> AccountState {
@@ -61,7 +66,11 @@ fn state_of(a: &SbAccount, now: Timestamp) -> AccountState {
         .iter()
         .map(|t| {
             let age = now - t.at;
-            let confirmations = if age < POOL_SECS { 0 } else { ((age - POOL_SECS) / BLOCK_SECS + 1) as u64 };
+            let confirmations = if age < POOL_SECS {
+                0
+            } else {
+                ((age - POOL_SECS) / BLOCK_SECS + 1) as u64
+            };
             let status = match confirmations {
                 0 => TransferStatus::Pool,
                 c if c < UNLOCK_BLOCKS as u64 => TransferStatus::Locked,
@@ -77,9 +86,21 @@ fn state_of(a: &SbAccount, now: Timestamp) -> AccountState {
             }
         })
         .collect();
-    let total: Pico = transfers.iter().filter(|t| t.status != TransferStatus::Pool).map(|t| t.amount).sum();
-    let unlocked: Pico = transfers.iter().filter(|t| t.status == TransferStatus::Unlocked).map(|t| t.amount).sum();
-    AccountState { balance: total.saturating_sub(out), unlocked: unlocked.saturating_sub(out), transfers }
+    let total: Pico = transfers
+        .iter()
+        .filter(|t| t.status != TransferStatus::Pool)
+        .map(|t| t.amount)
+        .sum();
+    let unlocked: Pico = transfers
+        .iter()
+        .filter(|t| t.status == TransferStatus::Unlocked)
+        .map(|t| t.amount)
+        .sum();
+    AccountState {
+        balance: total.saturating_sub(out),
+        unlocked: unlocked.saturating_sub(out),
+        transfers,
+    }
 }
 
 impl SandboxWallet {
@@ -89,9 +110,15 @@ impl SandboxWallet {
         self.0
             .run(WalletError::Unreachable, move |s| {
                 s.write(|tx| {
-                    let mut a: SbAccount = tx.sandbox_get(&acct_key(index))?.ok_or(StoreError::NotFound(index.to_string()))?;
+                    let mut a: SbAccount = tx
+                        .sandbox_get(&acct_key(index))?
+                        .ok_or(StoreError::NotFound(index.to_string()))?;
                     let txid = random_hash();
-                    a.incoming.push(SbIn { txid: txid.clone(), amount, at: now });
+                    a.incoming.push(SbIn {
+                        txid: txid.clone(),
+                        amount,
+                        at: now,
+                    });
                     tx.sandbox_put(&acct_key(index), &a)?;
                     Ok::<_, StoreError>(txid)
                 })
@@ -100,7 +127,12 @@ impl SandboxWallet {
             .await
     }
 
-    async fn build(&self, from: u32, address: &str, amount: Option<Pico>) -> Result<BuiltTx, WalletError> {
+    async fn build(
+        &self,
+        from: u32,
+        address: &str,
+        amount: Option<Pico>,
+    ) -> Result<BuiltTx, WalletError> {
         self.0.metrics.client_call("wallet");
         if address.trim().is_empty() || address.contains(char::is_whitespace) {
             return Err(WalletError::InvalidAddress(address.to_string()));
@@ -113,7 +145,11 @@ impl SandboxWallet {
                 let st = state_of(&a, now);
                 let amount = match amount {
                     Some(x) => x,
-                    None => st.unlocked.checked_sub(FEE).filter(|x| *x > 0).ok_or(WalletError::NotEnoughUnlocked)?,
+                    None => st
+                        .unlocked
+                        .checked_sub(FEE)
+                        .filter(|x| *x > 0)
+                        .ok_or(WalletError::NotEnoughUnlocked)?,
                 };
                 if st.balance < amount + FEE {
                     return Err(WalletError::NotEnoughMoney);
@@ -122,9 +158,21 @@ impl SandboxWallet {
                     return Err(WalletError::NotEnoughUnlocked);
                 }
                 let hash = random_hash();
-                let built = SbOut { txid: hash.clone(), to: address, amount, fee: FEE, at: now };
-                s.write(|tx| tx.sandbox_put(&format!("wallet/built/{hash}"), &(from, built))).map_err(storage)?;
-                Ok(BuiltTx { metadata: format!("sandbox:{hash}"), hash, amount, fee: FEE })
+                let built = SbOut {
+                    txid: hash.clone(),
+                    to: address,
+                    amount,
+                    fee: FEE,
+                    at: now,
+                };
+                s.write(|tx| tx.sandbox_put(&format!("wallet/built/{hash}"), &(from, built)))
+                    .map_err(storage)?;
+                Ok(BuiltTx {
+                    metadata: format!("sandbox:{hash}"),
+                    hash,
+                    amount,
+                    fee: FEE,
+                })
             })
             .await
     }
@@ -140,10 +188,20 @@ impl Wallet for SandboxWallet {
                 s.write(|tx| {
                     let index: u32 = tx.sandbox_get("wallet/next")?.unwrap_or(1);
                     let address = format!("SANDBOX{index:04}x{}", &random_hash()[..40]);
-                    let a = SbAccount { index, label: label.clone(), address: address.clone(), incoming: vec![], outgoing: vec![] };
+                    let a = SbAccount {
+                        index,
+                        label: label.clone(),
+                        address: address.clone(),
+                        incoming: vec![],
+                        outgoing: vec![],
+                    };
                     tx.sandbox_put(&acct_key(index), &a)?;
                     tx.sandbox_put("wallet/next", &(index + 1))?;
-                    Ok::<_, StoreError>(Account { index, address, label })
+                    Ok::<_, StoreError>(Account {
+                        index,
+                        address,
+                        label,
+                    })
                 })
                 .map_err(storage)
             })
@@ -155,7 +213,14 @@ impl Wallet for SandboxWallet {
         self.0
             .run(WalletError::Unreachable, |s| {
                 let all: Vec<SbAccount> = s.sandbox_scan("wallet/acct/").map_err(storage)?;
-                Ok(all.into_iter().map(|a| Account { index: a.index, address: a.address, label: a.label }).collect())
+                Ok(all
+                    .into_iter()
+                    .map(|a| Account {
+                        index: a.index,
+                        address: a.address,
+                        label: a.label,
+                    })
+                    .collect())
             })
             .await
     }
@@ -163,7 +228,11 @@ impl Wallet for SandboxWallet {
     async fn account_state(&self, index: u32) -> Result<AccountState, WalletError> {
         self.0.metrics.client_call("wallet");
         let now = self.0.clock.now();
-        self.0.run(WalletError::Unreachable, move |s| Ok(state_of(&load(s, index)?, now))).await
+        self.0
+            .run(WalletError::Unreachable, move |s| {
+                Ok(state_of(&load(s, index)?, now))
+            })
+            .await
     }
 
     async fn fee_estimate(&self) -> Result<Pico, WalletError> {
@@ -171,7 +240,12 @@ impl Wallet for SandboxWallet {
         Ok(FEE)
     }
 
-    async fn build_transfer(&self, from: u32, address: &str, amount: Pico) -> Result<BuiltTx, WalletError> {
+    async fn build_transfer(
+        &self,
+        from: u32,
+        address: &str,
+        amount: Pico,
+    ) -> Result<BuiltTx, WalletError> {
         self.build(from, address, Some(amount)).await
     }
 
@@ -183,16 +257,24 @@ impl Wallet for SandboxWallet {
         self.0.metrics.client_call("wallet");
         let hash = metadata
             .strip_prefix("sandbox:")
-            .ok_or(WalletError::Rpc { code: -1, message: "Failed to parse tx metadata".into() })?
+            .ok_or(WalletError::Rpc {
+                code: -1,
+                message: "Failed to parse tx metadata".into(),
+            })?
             .to_string();
         self.0
             .run(WalletError::Unreachable, move |s| {
                 s.write(|tx| {
                     let key = format!("wallet/built/{hash}");
                     let Some((from, out)) = tx.sandbox_get::<(u32, SbOut)>(&key)? else {
-                        return Ok(Err(WalletError::Rpc { code: -1, message: "Failed to parse tx metadata".into() }));
+                        return Ok(Err(WalletError::Rpc {
+                            code: -1,
+                            message: "Failed to parse tx metadata".into(),
+                        }));
                     };
-                    let mut a: SbAccount = tx.sandbox_get(&acct_key(from))?.ok_or(StoreError::NotFound(from.to_string()))?;
+                    let mut a: SbAccount = tx
+                        .sandbox_get(&acct_key(from))?
+                        .ok_or(StoreError::NotFound(from.to_string()))?;
                     if !a.outgoing.iter().any(|o| o.txid == hash) {
                         a.outgoing.push(out);
                         tx.sandbox_put(&acct_key(from), &a)?;
@@ -207,6 +289,10 @@ impl Wallet for SandboxWallet {
     async fn knows_tx(&self, from: u32, hash: &str) -> Result<bool, WalletError> {
         self.0.metrics.client_call("wallet");
         let hash = hash.to_string();
-        self.0.run(WalletError::Unreachable, move |s| Ok(load(s, from)?.outgoing.iter().any(|o| o.txid == hash))).await
+        self.0
+            .run(WalletError::Unreachable, move |s| {
+                Ok(load(s, from)?.outgoing.iter().any(|o| o.txid == hash))
+            })
+            .await
     }
 }

@@ -51,7 +51,10 @@ pub fn restore_from(backup: &Path, data_dir: &Path) -> Result<u64> {
     if dest.exists() {
         return Err(StoreError::Io(std::io::Error::new(
             std::io::ErrorKind::AlreadyExists,
-            format!("{} exists; restore only into an empty DATA_DIR", dest.display()),
+            format!(
+                "{} exists; restore only into an empty DATA_DIR",
+                dest.display()
+            ),
         )));
     }
     std::fs::create_dir_all(data_dir)?;

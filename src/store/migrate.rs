@@ -27,8 +27,10 @@ fn index_codenames(txn: &WriteTransaction) -> Result<()> {
     let mut names = txn.open_table(tables::CODENAMES.def)?;
     for item in ops.range::<&str>(..)? {
         let (k, v) = item?;
-        let op = Operation::decode(v.value())
-            .map_err(|e| StoreError::Corrupt { what: format!("operations/{}", k.value()), source: e })?;
+        let op = Operation::decode(v.value()).map_err(|e| StoreError::Corrupt {
+            what: format!("operations/{}", k.value()),
+            source: e,
+        })?;
         names.insert(op.codename.as_str(), op.id.encode().as_slice())?;
     }
     Ok(())
@@ -48,12 +50,15 @@ fn read_version(db: &Database) -> Result<Option<u64>> {
         Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    let v = meta.get("schema_version")?.map(|g| u64::decode(g.value()).unwrap_or(0));
+    let v = meta
+        .get("schema_version")?
+        .map(|g| u64::decode(g.value()).unwrap_or(0));
     Ok(v)
 }
 
 fn set_version(txn: &WriteTransaction, v: u64) -> Result<()> {
-    txn.open_table(tables::META.def)?.insert("schema_version", v.encode().as_slice())?;
+    txn.open_table(tables::META.def)?
+        .insert("schema_version", v.encode().as_slice())?;
     Ok(())
 }
 
@@ -72,7 +77,10 @@ pub(super) fn open_and_migrate(path: &Path, data_dir: &Path, now: i64) -> Result
             Ok(db)
         }
         Some(v) if v == SCHEMA_VERSION => Ok(db),
-        Some(v) if v > SCHEMA_VERSION => Err(StoreError::TooNew { found: v, known: SCHEMA_VERSION }),
+        Some(v) if v > SCHEMA_VERSION => Err(StoreError::TooNew {
+            found: v,
+            known: SCHEMA_VERSION,
+        }),
         Some(v) => {
             drop(db);
             let backups = data_dir.join("backups");

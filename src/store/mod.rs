@@ -24,7 +24,9 @@ pub const SCHEMA_VERSION: u64 = 2;
 pub enum StoreError {
     #[error("the database {0} is held by another nodecannon process (is the server running?)")]
     Locked(PathBuf),
-    #[error("the database was written by a newer nodecannon (schema {found}, this build knows {known}); upgrade nodecannon")]
+    #[error(
+        "the database was written by a newer nodecannon (schema {found}, this build knows {known}); upgrade nodecannon"
+    )]
     TooNew { found: u64, known: u64 },
     #[error("the codename {0:?} is taken; choose another")]
     CodenameTaken(String),
@@ -33,7 +35,10 @@ pub enum StoreError {
     #[error("operation {0} was changed without an event; every state change must record one")]
     NoEvent(String),
     #[error("stored {what} is corrupt: {source}")]
-    Corrupt { what: String, source: serde_json::Error },
+    Corrupt {
+        what: String,
+        source: serde_json::Error,
+    },
     #[error("database error: {0}")]
     Db(#[from] redb::Error),
     #[error("file error: {0}")]
@@ -125,7 +130,8 @@ impl Store {
 
     #[cfg(test)]
     fn fail_event_writes(&self, fail: bool) {
-        self.fail_events.store(fail, std::sync::atomic::Ordering::SeqCst);
+        self.fail_events
+            .store(fail, std::sync::atomic::Ordering::SeqCst);
     }
 }
 

@@ -9,7 +9,10 @@ use crate::domain::operation::{Operation, valid_id};
 use crate::domain::payout::Payout;
 
 fn decode<V: Codec>(t: &Table<V>, key: &str, bytes: &[u8]) -> Result<V> {
-    V::decode(bytes).map_err(|e| StoreError::Corrupt { what: format!("{}/{key}", t.def), source: e })
+    V::decode(bytes).map_err(|e| StoreError::Corrupt {
+        what: format!("{}/{key}", t.def),
+        source: e,
+    })
 }
 
 fn get<V: Codec>(r: &ReadTransaction, t: &Table<V>, key: &str) -> Result<Option<V>> {
@@ -18,7 +21,11 @@ fn get<V: Codec>(r: &ReadTransaction, t: &Table<V>, key: &str) -> Result<Option<
     v.map(|g| decode(t, key, g.value())).transpose()
 }
 
-fn scan<V: Codec>(r: &ReadTransaction, t: &Table<V>, range: Option<(String, String)>) -> Result<Vec<V>> {
+fn scan<V: Codec>(
+    r: &ReadTransaction,
+    t: &Table<V>,
+    range: Option<(String, String)>,
+) -> Result<Vec<V>> {
     let table = r.open_table(t.def)?;
     let iter = match &range {
         Some((a, b)) => table.range(a.as_str()..b.as_str())?,
@@ -81,7 +88,10 @@ impl Store {
     /// Payouts built but not yet relayed, across all operations.
     pub fn payouts_built(&self) -> Result<Vec<Payout>> {
         let all = scan(&self.read()?, &tables::PAYOUTS, None)?;
-        Ok(all.into_iter().filter(|p| p.status == crate::domain::payout::PayoutStatus::Built).collect())
+        Ok(all
+            .into_iter()
+            .filter(|p| p.status == crate::domain::payout::PayoutStatus::Built)
+            .collect())
     }
 
     /// Every payout of every operation.
@@ -102,7 +112,10 @@ impl Store {
             .range::<&str>(..)?
             .map(|item| {
                 let (k, v) = item?;
-                Ok((k.value().to_string(), decode(&tables::JOBS, k.value(), v.value())?))
+                Ok((
+                    k.value().to_string(),
+                    decode(&tables::JOBS, k.value(), v.value())?,
+                ))
             })
             .collect()
     }
@@ -115,16 +128,30 @@ impl Store {
     /// A value of the sandbox's simulated services.
     pub fn sandbox_get<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
         get(&self.read()?, &tables::SANDBOX, key)?
-            .map(|v| serde_json::from_value(v).map_err(|e| StoreError::Corrupt { what: format!("sandbox/{key}"), source: e }))
+            .map(|v| {
+                serde_json::from_value(v).map_err(|e| StoreError::Corrupt {
+                    what: format!("sandbox/{key}"),
+                    source: e,
+                })
+            })
             .transpose()
     }
 
     /// Sandbox values whose keys start with `prefix`.
     pub fn sandbox_scan<T: serde::de::DeserializeOwned>(&self, prefix: &str) -> Result<Vec<T>> {
         let end = format!("{prefix}\u{10ffff}");
-        scan(&self.read()?, &tables::SANDBOX, Some((prefix.to_string(), end)))?
-            .into_iter()
-            .map(|v| serde_json::from_value(v).map_err(|e| StoreError::Corrupt { what: format!("sandbox/{prefix}"), source: e }))
-            .collect()
+        scan(
+            &self.read()?,
+            &tables::SANDBOX,
+            Some((prefix.to_string(), end)),
+        )?
+        .into_iter()
+        .map(|v| {
+            serde_json::from_value(v).map_err(|e| StoreError::Corrupt {
+                what: format!("sandbox/{prefix}"),
+                source: e,
+            })
+        })
+        .collect()
     }
 }

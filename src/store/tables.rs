@@ -24,7 +24,10 @@ pub struct Table<V> {
 
 impl<V> Table<V> {
     const fn new(name: &'static str) -> Self {
-        Self { def: TableDefinition::new(name), _v: PhantomData }
+        Self {
+            def: TableDefinition::new(name),
+            _v: PhantomData,
+        }
     }
 }
 

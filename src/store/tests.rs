@@ -32,7 +32,10 @@ fn a_state_change_and_its_event_commit_together() {
     .unwrap();
     assert_eq!(s.operation(A).unwrap().unwrap().state, State::Funded);
     let evs = s.events(A).unwrap();
-    assert_eq!(evs.iter().map(|e| e.kind).collect::<Vec<_>>(), [EventKind::Created, EventKind::Funded]);
+    assert_eq!(
+        evs.iter().map(|e| e.kind).collect::<Vec<_>>(),
+        [EventKind::Created, EventKind::Funded]
+    );
 }
 
 #[test]
@@ -69,7 +72,10 @@ fn a_change_without_an_event_is_refused() {
 fn codenames_are_unique_and_findable() {
     let (_d, s) = open();
     create(&s, A, "alpha").unwrap();
-    assert!(matches!(create(&s, B, "alpha"), Err(StoreError::CodenameTaken(_))));
+    assert!(matches!(
+        create(&s, B, "alpha"),
+        Err(StoreError::CodenameTaken(_))
+    ));
     assert!(s.operation(B).unwrap().is_none());
     assert_eq!(s.find_operation("ALPHA").unwrap().unwrap().id, A);
     assert_eq!(s.find_operation(A).unwrap().unwrap().codename, "alpha");
@@ -89,7 +95,11 @@ fn an_older_store_is_backed_up_then_migrated() {
     migrate::write_v1(&Store::file_in(d.path()), &[sample(A, "alpha")]);
     let s = Store::open(d.path(), 77).unwrap();
     assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
-    assert_eq!(s.find_operation("alpha").unwrap().unwrap().id, A, "codename index built");
+    assert_eq!(
+        s.find_operation("alpha").unwrap().unwrap().id,
+        A,
+        "codename index built"
+    );
     assert!(d.path().join("backups/pre-migration-v1-77.redb").exists());
 }
 
@@ -100,12 +110,18 @@ fn a_newer_store_is_refused() {
         let s = Store::open(d.path(), 1).unwrap();
         s.db.begin_write()
             .map(|t| {
-                t.open_table(tables::META.def).unwrap().insert("schema_version", b"99".as_slice()).unwrap();
+                t.open_table(tables::META.def)
+                    .unwrap()
+                    .insert("schema_version", b"99".as_slice())
+                    .unwrap();
                 t.commit().unwrap();
             })
             .unwrap();
     }
-    assert!(matches!(Store::open(d.path(), 1), Err(StoreError::TooNew { found: 99, .. })));
+    assert!(matches!(
+        Store::open(d.path(), 1),
+        Err(StoreError::TooNew { found: 99, .. })
+    ));
 }
 
 #[test]

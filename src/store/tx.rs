@@ -24,8 +24,13 @@ pub struct Tx<'t> {
 pub(super) fn get<V: Codec>(txn: &WriteTransaction, t: &Table<V>, key: &str) -> Result<Option<V>> {
     let table = txn.open_table(t.def)?;
     let v = table.get(key)?;
-    v.map(|g| V::decode(g.value()).map_err(|e| StoreError::Corrupt { what: format!("{}/{key}", t.def), source: e }))
-        .transpose()
+    v.map(|g| {
+        V::decode(g.value()).map_err(|e| StoreError::Corrupt {
+            what: format!("{}/{key}", t.def),
+            source: e,
+        })
+    })
+    .transpose()
 }
 
 pub(super) fn put<V: Codec>(txn: &WriteTransaction, t: &Table<V>, key: &str, v: &V) -> Result<()> {
@@ -36,9 +41,19 @@ pub(super) fn put<V: Codec>(txn: &WriteTransaction, t: &Table<V>, key: &str, v: 
 fn next_seq<V>(txn: &WriteTransaction, t: &Table<V>, op_id: &str) -> Result<u64> {
     let table = txn.open_table(t.def)?;
     let (a, b) = op_range(op_id);
-    let last = table.range(a.as_str()..b.as_str())?.next_back().transpose()?;
+    let last = table
+        .range(a.as_str()..b.as_str())?
+        .next_back()
+        .transpose()?;
     Ok(match last {
-        Some((k, _)) => k.value().rsplit('/').next().and_then(|n| n.parse::<u64>().ok()).unwrap_or(0) + 1,
+        Some((k, _)) => {
+            k.value()
+                .rsplit('/')
+                .next()
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0)
+                + 1
+        }
         None => 1,
     })
 }
@@ -88,12 +103,23 @@ impl<'t> Tx<'t> {
     }
 
     /// Appends an event to an operation's history.
-    pub fn event(&mut self, op_id: &str, at: Timestamp, kind: EventKind, message: impl Into<String>) -> Result<()> {
+    pub fn event(
+        &mut self,
+        op_id: &str,
+        at: Timestamp,
+        kind: EventKind,
+        message: impl Into<String>,
+    ) -> Result<()> {
         #[cfg(test)]
         if self.fail_events {
             return Err(StoreError::Task("event write failed (injected)".into()));
         }
-        let ev = Event { op_id: op_id.to_string(), at, kind, message: message.into() };
+        let ev = Event {
+            op_id: op_id.to_string(),
+            at,
+            kind,
+            message: message.into(),
+        };
         let seq = next_seq(self.txn, &tables::EVENTS, op_id)?;
         put(self.txn, &tables::EVENTS, &seq_key(op_id, seq), &ev)?;
         self.evented.insert(op_id.to_string());
@@ -134,13 +160,23 @@ impl<'t> Tx<'t> {
     /// A value of the sandbox's simulated services.
     pub fn sandbox_get<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
         get(self.txn, &tables::SANDBOX, key)?
-            .map(|v| serde_json::from_value(v).map_err(|e| StoreError::Corrupt { what: format!("sandbox/{key}"), source: e }))
+            .map(|v| {
+                serde_json::from_value(v).map_err(|e| StoreError::Corrupt {
+                    what: format!("sandbox/{key}"),
+                    source: e,
+                })
+            })
             .transpose()
     }
 
     /// Stores a value of the sandbox's simulated services.
     pub fn sandbox_put<T: serde::Serialize>(&mut self, key: &str, v: &T) -> Result<()> {
-        put(self.txn, &tables::SANDBOX, key, &serde_json::to_value(v).unwrap_or_default())
+        put(
+            self.txn,
+            &tables::SANDBOX,
+            key,
+            &serde_json::to_value(v).unwrap_or_default(),
+        )
     }
 
     /// Removes a value of the sandbox's simulated services.

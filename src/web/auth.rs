@@ -33,14 +33,23 @@ impl IntoResponse for Denied {
     fn into_response(self) -> Response {
         match self {
             Denied::Login => Redirect::to("/admin/login").into_response(),
-            Denied::Unauthorized => ApiError(AppError::Unauthorized("a valid admin token is required".into())).into_response(),
-            Denied::Forbidden => ApiError(AppError::Forbidden("admin routes are not open to this address".into())).into_response(),
+            Denied::Unauthorized => ApiError(AppError::Unauthorized(
+                "a valid admin token is required".into(),
+            ))
+            .into_response(),
+            Denied::Forbidden => ApiError(AppError::Forbidden(
+                "admin routes are not open to this address".into(),
+            ))
+            .into_response(),
         }
     }
 }
 
 fn client_ip(parts: &Parts) -> Option<std::net::IpAddr> {
-    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
 }
 
 impl FromRequestParts<AppState> for Admin {
@@ -48,7 +57,8 @@ impl FromRequestParts<AppState> for Admin {
 
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Self::Rejection> {
         if !st.config.admin_ips.is_empty() {
-            let ok = client_ip(parts).is_some_and(|ip| st.config.admin_ips.iter().any(|b| b.contains(ip)));
+            let ok = client_ip(parts)
+                .is_some_and(|ip| st.config.admin_ips.iter().any(|b| b.contains(ip)));
             if !ok {
                 return Err(Denied::Forbidden);
             }
@@ -81,8 +91,14 @@ pub async fn start_session(st: &AppState, token: &str) -> Option<String> {
     }
     let id = crate::util::random_hex(32);
     st.sessions.insert(id.clone(), ()).await;
-    let secure = if st.config.public_url.starts_with("https://") { "; Secure" } else { "" };
-    Some(format!("{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200{secure}"))
+    let secure = if st.config.public_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    Some(format!(
+        "{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200{secure}"
+    ))
 }
 
 /// The `Set-Cookie` value that removes the session cookie.

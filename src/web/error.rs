@@ -6,10 +6,14 @@ use axum::response::{IntoResponse, Response};
 use super::views::{error, layout::Chrome};
 use crate::error::AppError;
 
-/// An error shown as an HTML page.
-pub struct Page {
-    pub chrome: Chrome,
-    pub error: AppError,
+/// An error shown as an HTML page (boxed: handlers return it in `Result`).
+pub struct Page(Box<(Chrome, AppError)>);
+
+impl Page {
+    /// An error page in the given frame.
+    pub fn new(chrome: Chrome, error: AppError) -> Self {
+        Page(Box::new((chrome, error)))
+    }
 }
 
 fn status(e: &AppError) -> StatusCode {
@@ -28,9 +32,10 @@ fn public_message(e: &AppError) -> String {
 
 impl IntoResponse for Page {
     fn into_response(self) -> Response {
-        let code = status(&self.error);
-        let msg = public_message(&self.error);
-        (code, error::render(&self.chrome, code.as_u16(), &msg)).into_response()
+        let (chrome, err) = *self.0;
+        let code = status(&err);
+        let msg = public_message(&err);
+        (code, error::render(&chrome, code.as_u16(), &msg)).into_response()
     }
 }
 
@@ -46,6 +51,10 @@ impl<E: Into<AppError>> From<E> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let code = status(&self.0);
-        (code, axum::Json(serde_json::json!({ "error": public_message(&self.0) }))).into_response()
+        (
+            code,
+            axum::Json(serde_json::json!({ "error": public_message(&self.0) })),
+        )
+            .into_response()
     }
 }

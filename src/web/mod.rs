@@ -22,7 +22,10 @@ pub fn router(st: AppState) -> Router {
     use routes::{admin, api, assets, operation, public, sandbox};
     Router::new()
         .route("/", get(public::index))
-        .route("/launchpad", get(public::launchpad_form).post(public::launchpad_submit))
+        .route(
+            "/launchpad",
+            get(public::launchpad_form).post(public::launchpad_submit),
+        )
         .route("/info", get(public::info))
         .route("/status", get(api::status))
         .route("/metrics", get(api::metrics))
@@ -53,7 +56,13 @@ pub fn router(st: AppState) -> Router {
 }
 
 /// Serves the app on `listener` until `shutdown` resolves.
-pub async fn serve(st: AppState, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn serve(
+    st: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let app = router(st).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
 }

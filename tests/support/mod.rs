@@ -52,8 +52,19 @@ pub async fn start_in(dir: tempfile::TempDir, extra: &[(&str, &str)]) -> TestApp
         },
         false,
     ));
-    let http = reqwest::Client::builder().redirect(Policy::none()).build().unwrap();
-    TestApp { base: format!("http://{addr}"), state, clock, http, dir, stop: Some(tx), task: Some(task) }
+    let http = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap();
+    TestApp {
+        base: format!("http://{addr}"),
+        state,
+        clock,
+        http,
+        dir,
+        stop: Some(tx),
+        task: Some(task),
+    }
 }
 
 impl TestApp {
@@ -77,20 +88,30 @@ impl TestApp {
             .send()
             .await
             .unwrap();
-        let loc = r.headers().get("location").map(|v| v.to_str().unwrap().to_string());
+        let loc = r
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_string());
         (r.status().as_u16(), loc, r.text().await.unwrap())
     }
 
     /// Opens an operation through the launchpad; returns its id.
     pub async fn open(&self, codename: &str) -> String {
-        let (code, loc, body) = self.post_form("/launchpad", &format!("codename={codename}&region=ams3")).await;
+        let (code, loc, body) = self
+            .post_form("/launchpad", &format!("codename={codename}&region=ams3"))
+            .await;
         assert_eq!(code, 303, "{body}");
         loc.unwrap().rsplit('/').next().unwrap().to_string()
     }
 
     /// Simulates a payment through the sandbox form.
     pub async fn pay(&self, id: &str, xmr: &str) {
-        let (code, _, body) = self.post_form(&format!("/sandbox/operation/{id}/pay"), &format!("amount_xmr={xmr}")).await;
+        let (code, _, body) = self
+            .post_form(
+                &format!("/sandbox/operation/{id}/pay"),
+                &format!("amount_xmr={xmr}"),
+            )
+            .await;
         assert_eq!(code, 303, "{body}");
     }
 

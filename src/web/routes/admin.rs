@@ -26,12 +26,28 @@ pub struct NoticeQuery {
 }
 
 /// `GET /admin`.
-pub async fn dashboard(State(st): State<AppState>, _a: Admin, Query(q): Query<NoticeQuery>) -> Result<Markup, Page> {
-    let ops_list = st.store.run(|s| s.operations().map_err(AppError::from)).await.map_err(|e| page_err(&st, e))?;
-    let payouts = st.store.run(|s| s.all_payouts().map_err(AppError::from)).await.map_err(|e| page_err(&st, e))?;
+pub async fn dashboard(
+    State(st): State<AppState>,
+    _a: Admin,
+    Query(q): Query<NoticeQuery>,
+) -> Result<Markup, Page> {
+    let ops_list = st
+        .store
+        .run(|s| s.operations().map_err(AppError::from))
+        .await
+        .map_err(|e| page_err(&st, e))?;
+    let payouts = st
+        .store
+        .run(|s| s.all_payouts().map_err(AppError::from))
+        .await
+        .map_err(|e| page_err(&st, e))?;
     let mut rows = Vec::with_capacity(ops_list.len());
     for op in ops_list.iter().rev() {
-        let acct = st.cache.account(&st.wallet, op.account_index).await.unwrap_or_default();
+        let acct = st
+            .cache
+            .account(&st.wallet, op.account_index)
+            .await
+            .unwrap_or_default();
         let mine = payouts.iter().filter(|p| p.op_id == op.id);
         rows.push(view::AdminRow {
             s: ops::summary(op, &acct),
@@ -51,7 +67,13 @@ pub async fn dashboard(State(st): State<AppState>, _a: Admin, Query(q): Query<No
         "accepted" => "No price is held; nothing to accept.".to_string(),
         job => format!("Ran {job}."),
     });
-    let d = view::Dashboard { rows: &rows, jobs: &jobs, paused: st.config.payouts_paused, price, notice };
+    let d = view::Dashboard {
+        rows: &rows,
+        jobs: &jobs,
+        paused: st.config.payouts_paused,
+        price,
+        notice,
+    };
     Ok(view::render(&chrome(&st, None), &d))
 }
 
@@ -70,15 +92,25 @@ struct LoginForm {
 pub async fn login(State(st): State<AppState>, body: axum::body::Bytes) -> Result<Response, Page> {
     let f: LoginForm = parse_form(&body).map_err(|e| page_err(&st, e))?;
     match auth::start_session(&st, &f.token).await {
-        Some(cookie) => Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/admin")).into_response()),
-        None => Ok((axum::http::StatusCode::UNAUTHORIZED, view::login(&chrome(&st, None), Some("That token is not right."))).into_response()),
+        Some(cookie) => {
+            Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/admin")).into_response())
+        }
+        None => Ok((
+            axum::http::StatusCode::UNAUTHORIZED,
+            view::login(&chrome(&st, None), Some("That token is not right.")),
+        )
+            .into_response()),
     }
 }
 
 /// `POST /admin/logout`.
 pub async fn logout(State(st): State<AppState>, jar: CookieJar) -> Response {
     auth::end_session(&st, &jar).await;
-    ([(header::SET_COOKIE, auth::clear_cookie())], Redirect::to("/")).into_response()
+    (
+        [(header::SET_COOKIE, auth::clear_cookie())],
+        Redirect::to("/"),
+    )
+        .into_response()
 }
 
 #[derive(Deserialize)]
@@ -95,7 +127,12 @@ pub async fn stats(State(st): State<AppState>, Query(q): Query<StatsQuery>) -> R
 }
 
 /// `POST /admin/jobs/{job}`: JSON for scripts, back to the dashboard for the browser.
-pub async fn run_job(State(st): State<AppState>, a: Admin, Path(name): Path<String>, Query(q): Query<NoticeQuery>) -> Result<Response, ApiError> {
+pub async fn run_job(
+    State(st): State<AppState>,
+    a: Admin,
+    Path(name): Path<String>,
+    Query(q): Query<NoticeQuery>,
+) -> Result<Response, ApiError> {
     let job = Job::parse(&name).ok_or_else(|| {
         let names: Vec<_> = Job::ALL.iter().map(|j| j.name()).collect();
         AppError::NotFound(format!("no job {name:?}; jobs are {}", names.join(", ")))
@@ -115,26 +152,47 @@ pub async fn accept_price(_a: Admin) -> Redirect {
 }
 
 /// `POST /admin/operation/{id}/cancel`.
-pub async fn cancel(State(st): State<AppState>, _a: Admin, Path(id): Path<String>) -> Result<Redirect, Page> {
+pub async fn cancel(
+    State(st): State<AppState>,
+    _a: Admin,
+    Path(id): Path<String>,
+) -> Result<Redirect, Page> {
     let op = ops::get(&st, &id).await.map_err(|e| page_err(&st, e))?;
-    jobs::payouts::cancel(&st, &op).await.map_err(|e| page_err(&st, e))?;
+    jobs::payouts::cancel(&st, &op)
+        .await
+        .map_err(|e| page_err(&st, e))?;
     Ok(Redirect::to("/admin?notice=cancelled"))
 }
 
 /// `GET /admin/api/ops`: what `ops list` prints.
-pub async fn api_ops(State(st): State<AppState>, _a: Admin) -> Result<Json<Vec<OpSummary>>, ApiError> {
+pub async fn api_ops(
+    State(st): State<AppState>,
+    _a: Admin,
+) -> Result<Json<Vec<OpSummary>>, ApiError> {
     Ok(Json(ops::summaries(&st).await?))
 }
 
 /// `GET /admin/api/ops/{key}`: what `ops show` prints.
-pub async fn api_op(State(st): State<AppState>, _a: Admin, Path(key): Path<String>) -> Result<Json<OpDetail>, ApiError> {
+pub async fn api_op(
+    State(st): State<AppState>,
+    _a: Admin,
+    Path(key): Path<String>,
+) -> Result<Json<OpDetail>, ApiError> {
     Ok(Json(ops::detail(&st, &key).await?))
 }
 
 /// `POST /admin/api/ops/{key}/cancel`.
-pub async fn api_cancel(State(st): State<AppState>, _a: Admin, Path(key): Path<String>) -> Result<Json<OpSummary>, ApiError> {
+pub async fn api_cancel(
+    State(st): State<AppState>,
+    _a: Admin,
+    Path(key): Path<String>,
+) -> Result<Json<OpSummary>, ApiError> {
     let op = ops::get(&st, &key).await?;
     let op = jobs::payouts::cancel(&st, &op).await?;
-    let acct = st.cache.account(&st.wallet, op.account_index).await.unwrap_or_default();
+    let acct = st
+        .cache
+        .account(&st.wallet, op.account_index)
+        .await
+        .unwrap_or_default();
     Ok(Json(ops::summary(&op, &acct)))
 }

@@ -21,21 +21,44 @@ pub async fn node_rows(st: &AppState) -> Result<Vec<NodeRow>, AppError> {
     let now = st.now();
     let mut ops = st
         .store
-        .run(|s| Ok::<_, AppError>(s.operations()?.into_iter().filter(|o| o.state.has_node()).collect::<Vec<_>>()))
+        .run(|s| {
+            Ok::<_, AppError>(
+                s.operations()?
+                    .into_iter()
+                    .filter(|o| o.state.has_node())
+                    .collect::<Vec<_>>(),
+            )
+        })
         .await?;
     ops.sort_by_key(|o| std::cmp::Reverse(o.launched_at));
     let mut infos = Vec::with_capacity(ops.len());
     for op in &ops {
         infos.push(st.cache.node_info.get(&op.id).await);
     }
-    let best = infos.iter().flatten().filter_map(|(_, i)| i.as_ref()).map(|i| i.height).max().unwrap_or(0);
+    let best = infos
+        .iter()
+        .flatten()
+        .filter_map(|(_, i)| i.as_ref())
+        .map(|i| i.height)
+        .max()
+        .unwrap_or(0);
     Ok(ops
         .iter()
         .zip(infos)
         .map(|(op, info)| {
             let probe = info.as_ref().map(|(_, i)| match i {
-                Some(i) => Probe { reachable: true, height: i.height, target_height: i.target_height, synchronized: i.synchronized },
-                None => Probe { reachable: false, height: 0, target_height: 0, synchronized: false },
+                Some(i) => Probe {
+                    reachable: true,
+                    height: i.height,
+                    target_height: i.target_height,
+                    synchronized: i.synchronized,
+                },
+                None => Probe {
+                    reachable: false,
+                    height: 0,
+                    target_height: 0,
+                    synchronized: false,
+                },
             });
             let launched = op.launched_at.unwrap_or(op.created_at);
             let status = if op.state == OpState::Launching {
@@ -43,9 +66,16 @@ pub async fn node_rows(st: &AppState) -> Result<Vec<NodeRow>, AppError> {
             } else {
                 classify(probe, launched, now, best, st.config.node_behind_blocks)
             };
-            let p = probe.unwrap_or(Probe { reachable: false, height: 0, target_height: 0, synchronized: false });
+            let p = probe.unwrap_or(Probe {
+                reachable: false,
+                height: 0,
+                target_height: 0,
+                synchronized: false,
+            });
             let status_text = match status {
-                NodeStatus::Syncing => format!("syncing {} %", sync_percent(p.height, p.target_height)),
+                NodeStatus::Syncing => {
+                    format!("syncing {} %", sync_percent(p.height, p.target_height))
+                }
                 s => s.as_str().to_string(),
             };
             NodeRow {
@@ -73,11 +103,20 @@ pub async fn nodes(State(st): State<AppState>) -> Result<Json<Vec<NodeRow>>, Api
 }
 
 /// `GET /api/info/{codename}`: the node's last `get_info`, from the cache.
-pub async fn node_info(State(st): State<AppState>, Path(codename): Path<String>) -> Result<Response, ApiError> {
+pub async fn node_info(
+    State(st): State<AppState>,
+    Path(codename): Path<String>,
+) -> Result<Response, ApiError> {
     let op = crate::ops::get(&st, &codename).await?;
     match st.cache.node_info.get(&op.id).await {
-        Some((at, Some(info))) => Ok(Json(json!({ "codename": op.codename, "checked_at": rfc3339(at), "info": info })).into_response()),
-        _ => Err(ApiError(AppError::NotFound(format!("no node information for {} yet", op.codename)))),
+        Some((at, Some(info))) => Ok(Json(
+            json!({ "codename": op.codename, "checked_at": rfc3339(at), "info": info }),
+        )
+        .into_response()),
+        _ => Err(ApiError(AppError::NotFound(format!(
+            "no node information for {} yet",
+            op.codename
+        )))),
     }
 }
 
@@ -87,7 +126,11 @@ pub async fn export_ansible(State(st): State<AppState>) -> Result<Response, ApiE
     let mut s = String::from("[nodecannon]\n");
     for op in ops {
         if let Some(ip) = &op.resources.ipv4 {
-            s.push_str(&format!("{} ansible_host={ip} region={}\n", op.dns_name(&st.config.do_domain), op.region));
+            s.push_str(&format!(
+                "{} ansible_host={ip} region={}\n",
+                op.dns_name(&st.config.do_domain),
+                op.region
+            ));
         }
     }
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], s).into_response())
@@ -99,7 +142,10 @@ pub async fn export_upstreams(State(st): State<AppState>) -> Result<Response, Ap
     let mut s = String::from("upstream nodecannon_monerod {\n");
     for op in ops {
         if let Some(ip) = &op.resources.ipv4 {
-            s.push_str(&format!("    server {ip}:{}; # {}\n", st.config.node_rpc_port, op.codename));
+            s.push_str(&format!(
+                "    server {ip}:{}; # {}\n",
+                st.config.node_rpc_port, op.codename
+            ));
         }
     }
     s.push_str("}\n");
@@ -115,19 +161,42 @@ struct Report {
 }
 
 /// `POST /api/nodes/{id}/report`: a node reports a boot step (and its onion address).
-pub async fn report(State(st): State<AppState>, Path(id): Path<String>, headers: HeaderMap, body: String) -> Result<StatusCode, ApiError> {
+pub async fn report(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<StatusCode, ApiError> {
     let op = crate::ops::get(&st, &id).await?;
-    let token = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
     if !token.is_some_and(|t| crate::util::secret_eq(t.trim(), &op.node_token)) {
         return Err(ApiError(AppError::Unauthorized("wrong node token".into())));
     }
-    let r: Report = serde_json::from_str(&body).or_else(|_| serde_urlencoded::from_str(&body)).map_err(|_| {
-        ApiError(AppError::BadInput("expected step=... (and optionally onion=...) as a form or JSON".into()))
-    })?;
-    let step: String = r.step.chars().filter(|c| c.is_ascii_alphanumeric() || " -_.".contains(*c)).take(64).collect();
-    let onion = r.onion.filter(|o| o.ends_with(".onion") && o.len() <= 70 && o.chars().all(|c| c.is_ascii_alphanumeric() || c == '.'));
+    let r: Report = serde_json::from_str(&body)
+        .or_else(|_| serde_urlencoded::from_str(&body))
+        .map_err(|_| {
+            ApiError(AppError::BadInput(
+                "expected step=... (and optionally onion=...) as a form or JSON".into(),
+            ))
+        })?;
+    let step: String = r
+        .step
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || " -_.".contains(*c))
+        .take(64)
+        .collect();
+    let onion = r.onion.filter(|o| {
+        o.ends_with(".onion")
+            && o.len() <= 70
+            && o.chars().all(|c| c.is_ascii_alphanumeric() || c == '.')
+    });
     if step.is_empty() && onion.is_none() {
-        return Err(ApiError(AppError::BadInput("nothing to report: give step or onion".into())));
+        return Err(ApiError(AppError::BadInput(
+            "nothing to report: give step or onion".into(),
+        )));
     }
     let msg = match &onion {
         Some(o) => format!("Node reported its onion address {o}."),
@@ -150,19 +219,37 @@ pub async fn report(State(st): State<AppState>, Path(id): Path<String>, headers:
 
 /// `GET /metrics`.
 pub async fn metrics(State(st): State<AppState>) -> Response {
-    if let Ok(ops) = st.store.run(|s| s.operations().map_err(AppError::from)).await {
+    if let Ok(ops) = st
+        .store
+        .run(|s| s.operations().map_err(AppError::from))
+        .await
+    {
         for state in OpState::ALL {
-            st.metrics.set_operations(state.as_str(), ops.iter().filter(|o| o.state == state).count() as i64);
+            st.metrics.set_operations(
+                state.as_str(),
+                ops.iter().filter(|o| o.state == state).count() as i64,
+            );
         }
     }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], st.metrics.render()).into_response()
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        st.metrics.render(),
+    )
+        .into_response()
 }
 
 /// `GET /status`.
 pub async fn status(State(st): State<AppState>) -> Response {
     let now = st.now();
     let part = |ok: bool, detail: String| json!({ "ok": ok, "detail": detail, "checked_at": rfc3339(now) });
-    let store = match st.store.run(|s| s.schema_version().map_err(AppError::from)).await {
+    let store = match st
+        .store
+        .run(|s| s.schema_version().map_err(AppError::from))
+        .await
+    {
         Ok(v) => part(true, format!("schema {v}")),
         Err(e) => part(false, e.to_string()),
     };
@@ -170,32 +257,64 @@ pub async fn status(State(st): State<AppState>) -> Response {
         Ok(_) | Err(crate::clients::WalletError::Rpc { .. }) => part(true, "answering".into()),
         Err(e) => part(false, e.to_string()),
     };
-    let cloud = match st.cache.size_price(&st.cloud, &st.config.do_droplet_size).await {
+    let cloud = match st
+        .cache
+        .size_price(&st.cloud, &st.config.do_droplet_size)
+        .await
+    {
         Ok(_) => part(true, "answering".into()),
         Err(e) => part(false, e.to_string()),
     };
     let (price, price_ok) = match st.cache.price(&st.price).await {
-        Ok(q) if now - q.at <= st.config.price_max_age_secs as i64 => (part(true, format!("{} µUSD/XMR", q.usd)), true),
+        Ok(q) if now - q.at <= st.config.price_max_age_secs as i64 => {
+            (part(true, format!("{} µUSD/XMR", q.usd)), true)
+        }
         Ok(q) => (part(false, format!("stale: {} s old", now - q.at)), false),
         Err(e) => (part(false, e.to_string()), false),
     };
-    let sched = st.scheduler_running.load(std::sync::atomic::Ordering::SeqCst);
-    let scheduler = part(sched, if sched { "running".into() } else { "not running".into() });
+    let sched = st
+        .scheduler_running
+        .load(std::sync::atomic::Ordering::SeqCst);
+    let scheduler = part(
+        sched,
+        if sched {
+            "running".into()
+        } else {
+            "not running".into()
+        },
+    );
     let jobs: serde_json::Map<String, serde_json::Value> = st
         .store
         .jobs()
         .unwrap_or_default()
         .into_iter()
-        .map(|(n, r)| (n, json!({ "last_run": rfc3339(r.last_run), "outcome": r.outcome, "ok": r.ok })))
+        .map(|(n, r)| {
+            (
+                n,
+                json!({ "last_run": rfc3339(r.last_run), "outcome": r.outcome, "ok": r.ok }),
+            )
+        })
         .collect();
-    let down = [&store, &wallet, &cloud, &scheduler].iter().any(|p| p["ok"] == false);
-    let status = if down { "down" } else if !price_ok { "degraded" } else { "ok" };
+    let down = [&store, &wallet, &cloud, &scheduler]
+        .iter()
+        .any(|p| p["ok"] == false);
+    let status = if down {
+        "down"
+    } else if !price_ok {
+        "degraded"
+    } else {
+        "ok"
+    };
     let body = json!({
         "status": status,
         "sandbox": st.sandbox.is_some(),
         "parts": { "store": store, "wallet": wallet, "cloud": cloud, "price": price, "scheduler": scheduler },
         "jobs": jobs,
     });
-    let code = if down { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
+    let code = if down {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
     (code, Json(body)).into_response()
 }

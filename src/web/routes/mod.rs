@@ -16,18 +16,25 @@ use crate::error::AppError;
 
 /// The page frame for this app.
 pub fn chrome(st: &AppState, refresh: Option<u32>) -> Chrome {
-    Chrome { site_name: st.config.site_name.clone(), sandbox: st.sandbox.is_some(), refresh }
+    Chrome {
+        site_name: st.config.site_name.clone(),
+        sandbox: st.sandbox.is_some(),
+        refresh,
+    }
 }
 
 /// An error as an HTML page of this app.
 pub fn page_err(st: &AppState, e: impl Into<AppError>) -> Page {
-    Page { chrome: chrome(st, None), error: e.into() }
+    Page::new(chrome(st, None), e.into())
 }
 
 /// Parses an urlencoded form body; a malformed one is a 4xx that says so.
 pub fn parse_form<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
     let text = std::str::from_utf8(body)
         .map_err(|_| AppError::BadInput("The form could not be read (it is not UTF-8 text). Reload the page and submit it again.".into()))?;
-    serde_urlencoded::from_str(text)
-        .map_err(|e| AppError::BadInput(format!("The form could not be read ({e}). Reload the page and submit it again.")))
+    serde_urlencoded::from_str(text).map_err(|e| {
+        AppError::BadInput(format!(
+            "The form could not be read ({e}). Reload the page and submit it again."
+        ))
+    })
 }

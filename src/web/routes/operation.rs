@@ -31,19 +31,44 @@ pub async fn show(State(st): State<AppState>, Path(id): Path<String>) -> Result<
         .map_err(|e| page_err(&st, e))?;
     let now = st.now();
     let node = st.cache.node_info.get(&op.id).await;
-    let node_status = op.launched_at.filter(|_| op.state.has_node()).map(|launched| {
-        let probe = node.as_ref().map(|(_, i)| match i {
-            Some(i) => Probe { reachable: true, height: i.height, target_height: i.target_height, synchronized: i.synchronized },
-            None => Probe { reachable: false, height: 0, target_height: 0, synchronized: false },
+    let node_status = op
+        .launched_at
+        .filter(|_| op.state.has_node())
+        .map(|launched| {
+            let probe = node.as_ref().map(|(_, i)| match i {
+                Some(i) => Probe {
+                    reachable: true,
+                    height: i.height,
+                    target_height: i.target_height,
+                    synchronized: i.synchronized,
+                },
+                None => Probe {
+                    reachable: false,
+                    height: 0,
+                    target_height: 0,
+                    synchronized: false,
+                },
+            });
+            let s = classify(
+                probe,
+                launched,
+                now,
+                probe.map(|p| p.target_height).unwrap_or(0),
+                st.config.node_behind_blocks,
+            );
+            match (s, probe) {
+                (crate::domain::health::NodeStatus::Syncing, Some(p)) => {
+                    format!("syncing {} %", sync_percent(p.height, p.target_height))
+                }
+                _ => s.as_str().to_string(),
+            }
         });
-        let s = classify(probe, launched, now, probe.map(|p| p.target_height).unwrap_or(0), st.config.node_behind_blocks);
-        match (s, probe) {
-            (crate::domain::health::NodeStatus::Syncing, Some(p)) => format!("syncing {} %", sync_percent(p.height, p.target_height)),
-            _ => s.as_str().to_string(),
-        }
-    });
     let health = st.store.health(&op.id).ok().and_then(|mut h| h.pop());
-    let refresh = matches!(op.state, OpState::AwaitingFunds | OpState::Funded | OpState::Launching).then_some(30);
+    let refresh = matches!(
+        op.state,
+        OpState::AwaitingFunds | OpState::Funded | OpState::Launching
+    )
+    .then_some(30);
     let p = view::OperationPage {
         op: &op,
         events: &events,
@@ -67,14 +92,23 @@ pub async fn payouts(State(st): State<AppState>, Path(id): Path<String>) -> Resu
     st.metrics.page_view();
     let op = ops::get(&st, &id).await.map_err(|e| page_err(&st, e))?;
     let oid = op.id.clone();
-    let list = st.store.run(move |s| s.payouts(&oid).map_err(AppError::from)).await.map_err(|e| page_err(&st, e))?;
+    let list = st
+        .store
+        .run(move |s| s.payouts(&oid).map_err(AppError::from))
+        .await
+        .map_err(|e| page_err(&st, e))?;
     let explorer = match (st.sandbox.is_some(), st.config.xmr_network) {
         (true, _) => None,
         (false, Network::Mainnet) => Some("https://xmrchain.net/tx/"),
         (false, Network::Stagenet) => Some("https://stagenet.xmrchain.net/tx/"),
         (false, Network::Testnet) => Some("https://testnet.xmrchain.net/tx/"),
     };
-    Ok(payouts_view::render(&chrome(&st, None), &op, &list, explorer))
+    Ok(payouts_view::render(
+        &chrome(&st, None),
+        &op,
+        &list,
+        explorer,
+    ))
 }
 
 /// `GET /operation/{id}/qr.png`: the `monero:` URI of the funding address.
@@ -84,11 +118,16 @@ pub async fn qr(State(st): State<AppState>, Path(id): Path<String>) -> Result<Re
     let png = st
         .cache
         .qr
-        .try_get_with(op.id.clone(), async move { crate::web::qr::png(&uri).map(Arc::new) })
+        .try_get_with(op.id.clone(), async move {
+            crate::web::qr::png(&uri).map(Arc::new)
+        })
         .await
         .map_err(|e| page_err(&st, AppError::Internal(format!("QR code: {e}"))))?;
     Ok((
-        [(header::CONTENT_TYPE, "image/png"), (header::CACHE_CONTROL, "public, max-age=86400")],
+        [
+            (header::CONTENT_TYPE, "image/png"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
         png.as_ref().clone(),
     )
         .into_response())
@@ -98,7 +137,15 @@ pub async fn qr(State(st): State<AppState>, Path(id): Path<String>) -> Result<Re
 pub async fn feed(State(st): State<AppState>, Path(id): Path<String>) -> Result<Response, Page> {
     let op = ops::get(&st, &id).await.map_err(|e| page_err(&st, e))?;
     let oid = op.id.clone();
-    let events = st.store.run(move |s| s.events(&oid).map_err(AppError::from)).await.map_err(|e| page_err(&st, e))?;
+    let events = st
+        .store
+        .run(move |s| s.events(&oid).map_err(AppError::from))
+        .await
+        .map_err(|e| page_err(&st, e))?;
     let body = feed_view::render(&st.config.public_url, &op, &events).into_string();
-    Ok(([(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")], body).into_response())
+    Ok((
+        [(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")],
+        body,
+    )
+        .into_response())
 }

@@ -23,15 +23,31 @@ pub struct PageQuery {
 /// `GET /`.
 pub async fn index(State(st): State<AppState>, Query(q): Query<PageQuery>) -> Result<Markup, Page> {
     st.metrics.page_view();
-    let rows = super::api::node_rows(&st).await.map_err(|e| page_err(&st, e))?;
+    let rows = super::api::node_rows(&st)
+        .await
+        .map_err(|e| page_err(&st, e))?;
     let pages = rows.len().div_ceil(PER_PAGE).max(1);
     let page_no = q.page.unwrap_or(1).clamp(1, pages);
     let shown = &rows[(page_no - 1) * PER_PAGE..(page_no * PER_PAGE).min(rows.len())];
-    Ok(index::render(&chrome(&st, None), shown, page_no, pages, rows.len()))
+    Ok(index::render(
+        &chrome(&st, None),
+        shown,
+        page_no,
+        pages,
+        rows.len(),
+    ))
 }
 
-async fn launchpad_page(st: &AppState, form: LaunchForm, error: Option<String>) -> Result<Markup, Page> {
-    let regions = st.cache.regions(&st.cloud, &st.config.do_droplet_size).await.map_err(|e| page_err(st, e))?;
+async fn launchpad_page(
+    st: &AppState,
+    form: LaunchForm,
+    error: Option<String>,
+) -> Result<Markup, Page> {
+    let regions = st
+        .cache
+        .regions(&st.cloud, &st.config.do_droplet_size)
+        .await
+        .map_err(|e| page_err(st, e))?;
     let rates = ops::rates(st).await.ok();
     let l = launchpad::Launchpad {
         regions: &regions,
@@ -48,12 +64,18 @@ async fn launchpad_page(st: &AppState, form: LaunchForm, error: Option<String>) 
 /// `GET /launchpad`.
 pub async fn launchpad_form(State(st): State<AppState>) -> Result<Markup, Page> {
     st.metrics.page_view();
-    let form = LaunchForm { codename: crate::domain::codename::suggest(crate::util::random3()), ..Default::default() };
+    let form = LaunchForm {
+        codename: crate::domain::codename::suggest(crate::util::random3()),
+        ..Default::default()
+    };
     launchpad_page(&st, form, None).await
 }
 
 /// `POST /launchpad`: 303 to the new operation, or the form again with what to fix.
-pub async fn launchpad_submit(State(st): State<AppState>, body: axum::body::Bytes) -> Result<Response, Page> {
+pub async fn launchpad_submit(
+    State(st): State<AppState>,
+    body: axum::body::Bytes,
+) -> Result<Response, Page> {
     let form: LaunchForm = match parse_form(&body) {
         Ok(f) => f,
         Err(e) => return Err(page_err(&st, e)),
@@ -87,5 +109,8 @@ pub async fn info(State(st): State<AppState>) -> Markup {
 
 /// Anything else: the 404 page.
 pub async fn not_found(State(st): State<AppState>) -> Page {
-    page_err(&st, AppError::NotFound("There is no page at this address.".into()))
+    page_err(
+        &st,
+        AppError::NotFound("There is no page at this address.".into()),
+    )
 }

@@ -139,11 +139,28 @@ mod tests {
             unrelayed: 0,
             cancellable: true,
         };
-        let d = Dashboard { rows: &[row], jobs: &[], paused: true, price: Some(150_000_000), notice: None };
+        let d = Dashboard {
+            rows: &[row],
+            jobs: &[],
+            paused: true,
+            price: Some(150_000_000),
+            notice: None,
+        };
         let s = render(&crate::web::views::chrome(), &d).into_string();
-        for w in ["alpha", "droplet 1001", "/admin/jobs/process-payouts", "PAYOUTS_PAUSED", "$150.00", "/cancel"] {
+        for w in [
+            "alpha",
+            "droplet 1001",
+            "/admin/jobs/process-payouts",
+            "PAYOUTS_PAUSED",
+            "$150.00",
+            "/cancel",
+        ] {
             assert!(s.contains(w), "missing {w}");
         }
-        assert!(login(&crate::web::views::chrome(), Some("Wrong token")).into_string().contains("Wrong token"));
+        assert!(
+            login(&crate::web::views::chrome(), Some("Wrong token"))
+                .into_string()
+                .contains("Wrong token")
+        );
     }
 }

@@ -29,7 +29,12 @@ pub fn render(c: &Chrome, status: u16, message: &str) -> Markup {
 mod tests {
     #[test]
     fn shows_the_message() {
-        let s = super::render(&crate::web::views::chrome(), 404, "There is no operation x.").into_string();
+        let s = super::render(
+            &crate::web::views::chrome(),
+            404,
+            "There is no operation x.",
+        )
+        .into_string();
         assert!(s.contains("Not found") && s.contains("There is no operation x."));
     }
 }

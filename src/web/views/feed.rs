@@ -40,8 +40,18 @@ mod tests {
     fn escapes_and_lists_notices() {
         let op = crate::domain::operation::sample("0123456789abcdef0123456789abcdef", "alpha");
         let ev = vec![
-            Event { op_id: op.id.clone(), at: 1, kind: EventKind::Created, message: "a <b>".into() },
-            Event { op_id: op.id.clone(), at: 2, kind: EventKind::LaunchStep, message: "step".into() },
+            Event {
+                op_id: op.id.clone(),
+                at: 1,
+                kind: EventKind::Created,
+                message: "a <b>".into(),
+            },
+            Event {
+                op_id: op.id.clone(),
+                at: 2,
+                kind: EventKind::LaunchStep,
+                message: "step".into(),
+            },
         ];
         let s = render("http://x", &op, &ev).into_string();
         assert!(s.starts_with("<?xml") && s.contains("a &lt;b&gt;") && !s.contains("step"));

@@ -83,7 +83,11 @@ mod tests {
     #[test]
     fn lists_nodes_and_says_when_there_are_none() {
         let c = crate::web::views::chrome();
-        assert!(render(&c, &[], 1, 1, 0).into_string().contains("No node is running"));
+        assert!(
+            render(&c, &[], 1, 1, 0)
+                .into_string()
+                .contains("No node is running")
+        );
         let n = NodeRow {
             codename: "alpha".into(),
             region: "ams3".into(),
@@ -100,7 +104,11 @@ mod tests {
             op_id: "x".into(),
         };
         let s = render(&c, &[n], 1, 2, 30).into_string();
-        assert!(s.contains("alpha.node.example.com:18081") && s.contains("syncing 42 %") && s.contains("abc.onion"));
+        assert!(
+            s.contains("alpha.node.example.com:18081")
+                && s.contains("syncing 42 %")
+                && s.contains("abc.onion")
+        );
         assert!(s.contains("SANDBOX") && s.contains("/?page=2"));
     }
 }

@@ -69,7 +69,12 @@ mod tests {
 
     #[test]
     fn pricing_table_has_every_period() {
-        let r = Rates { cost: 62_258, price: 150_000_000, fee: 30_000_000, payout_every: 10_800 };
+        let r = Rates {
+            cost: 62_258,
+            price: 150_000_000,
+            fee: 30_000_000,
+            payout_every: 10_800,
+        };
         let i = Info {
             rates: Some((HourlyCost::new(35_710, 150, 100_000, 6_000), r)),
             size: "s-2vcpu-4gb",
@@ -80,7 +85,14 @@ mod tests {
             donation: "4donate",
         };
         let s = render(&crate::web::views::chrome(), &i).into_string();
-        for p in ["2 weeks", "1 month", "6 months", "1 year", "4donate", "$0.062258"] {
+        for p in [
+            "2 weeks",
+            "1 month",
+            "6 months",
+            "1 year",
+            "4donate",
+            "$0.062258",
+        ] {
             assert!(s.contains(p), "missing {p}");
         }
     }

@@ -65,10 +65,17 @@ mod tests {
 
     #[test]
     fn form_keeps_input_and_shows_the_error() {
-        let regions = vec![Region { slug: "ams3".into(), name: "Amsterdam 3".into() }];
+        let regions = vec![Region {
+            slug: "ams3".into(),
+            name: "Amsterdam 3".into(),
+        }];
         let l = Launchpad {
             regions: &regions,
-            form: LaunchForm { codename: "bad_name".into(), region: "ams3".into(), refund_address: String::new() },
+            form: LaunchForm {
+                codename: "bad_name".into(),
+                region: "ams3".into(),
+                refund_address: String::new(),
+            },
             error: Some("The codename may only use a-z".into()),
             open: true,
             min_to_launch: Some(1_000_000_000_000),

@@ -14,8 +14,12 @@ pub mod payouts;
 use crate::domain::money::{Pico, Rates, format_usd_cents, format_xmr, format_xmr_estimate};
 
 /// The periods of the pricing tables.
-pub const PERIODS: [(&str, u64); 4] =
-    [("2 weeks", 14 * 86_400), ("1 month", 730 * 3600), ("6 months", 6 * 730 * 3600), ("1 year", 12 * 730 * 3600)];
+pub const PERIODS: [(&str, u64); 4] = [
+    ("2 weeks", 14 * 86_400),
+    ("1 month", 730 * 3600),
+    ("6 months", 6 * 730 * 3600),
+    ("1 year", 12 * 730 * 3600),
+];
 
 /// XMR and USD needed for a period, fees included.
 pub fn period_cost(r: &Rates, secs: u64) -> (Pico, String) {
@@ -35,5 +39,9 @@ pub fn xmr(p: Pico) -> String {
 
 #[cfg(test)]
 pub(crate) fn chrome() -> layout::Chrome {
-    layout::Chrome { site_name: "Test Cannon".into(), sandbox: true, refresh: None }
+    layout::Chrome {
+        site_name: "Test Cannon".into(),
+        sandbox: true,
+        refresh: None,
+    }
 }

@@ -175,7 +175,12 @@ mod tests {
     #[test]
     fn shows_address_qr_balances_transfers_and_timeline() {
         let op = crate::domain::operation::sample("0123456789abcdef0123456789abcdef", "alpha");
-        let ev = vec![Event { op_id: op.id.clone(), at: 1000, kind: EventKind::Created, message: "Operation alpha opened".into() }];
+        let ev = vec![Event {
+            op_id: op.id.clone(),
+            at: 1000,
+            kind: EventKind::Created,
+            message: "Operation alpha opened".into(),
+        }];
         let acct = AccountState {
             balance: 2_000_000_000_000,
             unlocked: 500_000_000_000,
@@ -188,7 +193,12 @@ mod tests {
                 status: TransferStatus::Locked,
             }],
         };
-        let rates = Rates { cost: 62_258, price: 150_000_000, fee: 30_000_000, payout_every: 10_800 };
+        let rates = Rates {
+            cost: 62_258,
+            price: 150_000_000,
+            fee: 30_000_000,
+            payout_every: 10_800,
+        };
         let p = OperationPage {
             op: &op,
             events: &ev,

@@ -11,8 +11,16 @@ use crate::domain::payout::{Payout, PayoutStatus};
 
 /// The page; `explorer` is the transaction link prefix (None in sandbox).
 pub fn render(c: &Chrome, op: &Operation, payouts: &[Payout], explorer: Option<&str>) -> Markup {
-    let total: u64 = payouts.iter().filter(|p| !matches!(p.status, PayoutStatus::Dead(_))).map(|p| p.amount).sum();
-    let secs: u64 = payouts.iter().filter(|p| !matches!(p.status, PayoutStatus::Dead(_))).map(|p| p.seconds).sum();
+    let total: u64 = payouts
+        .iter()
+        .filter(|p| !matches!(p.status, PayoutStatus::Dead(_)))
+        .map(|p| p.amount)
+        .sum();
+    let secs: u64 = payouts
+        .iter()
+        .filter(|p| !matches!(p.status, PayoutStatus::Dead(_)))
+        .map(|p| p.seconds)
+        .sum();
     page(
         c,
         &format!("Payouts of {}", op.codename),
@@ -70,7 +78,13 @@ mod tests {
             status: PayoutStatus::Relayed,
             is_final: false,
         };
-        let s = render(&crate::web::views::chrome(), &op, &[p], Some("https://xmrchain.net/tx/")).into_string();
+        let s = render(
+            &crate::web::views::chrome(),
+            &op,
+            &[p],
+            Some("https://xmrchain.net/tx/"),
+        )
+        .into_string();
         assert!(s.contains(&format!("https://xmrchain.net/tx/{}", "ab".repeat(32))));
         assert!(s.contains("1 payout(s)") && s.contains("3 h 0 min"));
     }
