@@ -253,9 +253,9 @@ async fn pay(
                         };
                         tx.put_payout(&p)?;
                         let msg = format!(
-                            "Paid {} XMR for {} s of hosting (tx {}).",
+                            "Paid {} XMR for {} of hosting (tx {}).",
                             format_xmr(p.amount),
-                            seconds,
+                            crate::clock::duration(seconds),
                             p.tx_hash
                         );
                         tx.event(&id, now, EventKind::Payout, msg)?;
