@@ -163,7 +163,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let s: OpSummary = match Db::open(config)? {
                 Db::Local(st) => {
                     let op = crate::ops::get(&st, &codename).await?;
-                    let op = jobs::payouts::cancel(&st, &op).await?;
+                    let op = jobs::cancel::cancel(&st, &op).await?;
                     crate::ops::summary(&op, &Default::default())
                 }
                 Db::Remote(r) => r.post(&format!("/admin/api/ops/{codename}/cancel")).await?,

@@ -206,8 +206,12 @@ async fn admin_login_sets_a_session_cookie_and_the_original_stats_route_works() 
 }
 
 fn ops_list(dir: &std::path::Path, listen: &str) -> String {
+    cli(dir, listen, &["ops", "list"])
+}
+
+fn cli(dir: &std::path::Path, listen: &str, args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_nodecannon"))
-        .args(["ops", "list"])
+        .args(args)
         .env_clear()
         .env("DATA_DIR", dir)
         .env("LISTEN_ADDR", listen)
@@ -242,10 +246,15 @@ async fn ops_list_prints_the_same_through_the_server_and_after_it_stopped() {
             && through_server.contains("0.5000")
     );
     let _dir = app.stop().await;
-    let local = tokio::task::spawn_blocking(move || ops_list(&dir, &listen))
-        .await
-        .unwrap();
+    let (d, l) = (dir.clone(), listen.clone());
+    let local = tokio::task::spawn_blocking(move || ops_list(&d, &l)).await.unwrap();
     assert_eq!(through_server, local);
+    let (d, l) = (dir.clone(), listen.clone());
+    let out = tokio::task::spawn_blocking(move || cli(&d, &l, &["run", "backup"])).await.unwrap();
+    assert!(out.contains("backup: 1 action(s), 0 error(s)"), "{out}");
+    assert_eq!(std::fs::read_dir(dir.join("backups")).unwrap().count(), 1);
+    let out = tokio::task::spawn_blocking(move || cli(&dir, &listen, &["ops", "show", "alpha"])).await.unwrap();
+    assert!(out.contains("\"codename\": \"alpha\"") && out.contains("\"events\""), "{out}");
 }
 
 #[test]

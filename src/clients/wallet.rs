@@ -22,6 +22,9 @@ pub enum WalletError {
     NotEnoughUnlocked,
     #[error("invalid address: {0}")]
     InvalidAddress(String),
+    /// The daemon refused a transaction for good (e.g. its inputs were spent).
+    #[error("the transaction was rejected for good: {0}")]
+    Rejected(String),
     #[error("wallet error {code}: {message}")]
     Rpc { code: i64, message: String },
 }

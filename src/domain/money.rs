@@ -112,7 +112,7 @@ impl HourlyCost {
     }
     /// The total per hour.
     pub fn total(&self) -> Micro {
-        self.droplet + self.volume + self.management
+        self.droplet.saturating_add(self.volume).saturating_add(self.management)
     }
 }
 
@@ -122,7 +122,7 @@ pub fn due_pico(seconds: u64, cost: Micro, price: Micro) -> Pico {
     if price == 0 {
         return 0;
     }
-    let n = u128::from(seconds) * u128::from(cost) * u128::from(PICO_PER_XMR);
+    let n = u128::from(seconds).saturating_mul(u128::from(cost)).saturating_mul(u128::from(PICO_PER_XMR));
     let d = 3600 * u128::from(price);
     u64::try_from(n / d).unwrap_or(u64::MAX)
 }
@@ -132,7 +132,7 @@ pub fn estimate_pico(seconds: u64, cost: Micro, price: Micro) -> Pico {
     if price == 0 {
         return u64::MAX;
     }
-    let n = u128::from(seconds) * u128::from(cost) * u128::from(PICO_PER_XMR);
+    let n = u128::from(seconds).saturating_mul(u128::from(cost)).saturating_mul(u128::from(PICO_PER_XMR));
     let d = 3600 * u128::from(price);
     u64::try_from(n.div_ceil(d)).unwrap_or(u64::MAX)
 }
@@ -163,9 +163,13 @@ impl Rates {
     /// Seconds `balance` pays for, counting a fee per payout.
     pub fn runway_secs(&self, balance: Pico) -> u64 {
         let every = u128::from(self.payout_every.max(1));
-        let num = u128::from(balance) * 3600 * u128::from(self.price) * every;
-        let den = u128::from(self.cost) * u128::from(PICO_PER_XMR) * every
-            + u128::from(self.fee) * 3600 * u128::from(self.price);
+        let num = u128::from(balance)
+            .saturating_mul(3600)
+            .saturating_mul(u128::from(self.price))
+            .saturating_mul(every);
+        let den = (u128::from(self.cost) * u128::from(PICO_PER_XMR))
+            .saturating_mul(every)
+            .saturating_add(u128::from(self.fee).saturating_mul(3600).saturating_mul(u128::from(self.price)));
         if den == 0 {
             return u64::MAX;
         }

@@ -17,7 +17,18 @@ pub enum PayoutStatus {
     Dead(String),
 }
 
-/// A payout as stored.
+/// What a stored transaction pays for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PayoutKind {
+    /// Hosting cost to the operator's `PAYOUT_ADDRESS`.
+    #[default]
+    Hosting,
+    /// What was left, to the visitor's refund address.
+    Refund,
+}
+
+/// A payout (or refund) as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Payout {
     pub op_id: String,
@@ -36,6 +47,8 @@ pub struct Payout {
     pub status: PayoutStatus,
     /// The last payout of a node that ended.
     pub is_final: bool,
+    #[serde(default)]
+    pub kind: PayoutKind,
 }
 
 /// What a payout pass should do with one operation.
@@ -94,7 +107,7 @@ pub fn decide(i: &PayoutInput) -> Decision {
         .map(|s| u64::try_from(i.now - s).unwrap_or(0))
         .unwrap_or(0);
     let with_pending = i.unlocked.saturating_add(i.pending);
-    if i.pending > 0 && waited < i.pending_wait_secs && with_pending >= due + r.fee + next {
+    if i.pending > 0 && waited < i.pending_wait_secs && with_pending >= due.saturating_add(r.fee).saturating_add(next) {
         return Decision::Wait {
             seconds: elapsed,
             amount: due,

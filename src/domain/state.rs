@@ -75,8 +75,8 @@ impl State {
         matches!(
             (self, to),
             (AwaitingFunds, Funded | Expired | Cancelled)
-                | (Funded, Launching | Cancelled)
-                | (Launching, Active | Funded | Cancelled)
+                | (Funded, Launching | Ended | Cancelled)
+                | (Launching, Active | Funded | Ended | Cancelled)
                 | (Active, LowFunds | Ended | Funded | Cancelled)
                 | (LowFunds, Active | Ended | Funded | Cancelled)
                 | (Ended, Closed | Funded)
@@ -160,9 +160,11 @@ mod tests {
             (AwaitingFunds, Expired),
             (AwaitingFunds, Cancelled),
             (Funded, Launching),
+            (Funded, Ended),
             (Funded, Cancelled),
             (Launching, Active),
             (Launching, Funded),
+            (Launching, Ended),
             (Launching, Cancelled),
             (Active, LowFunds),
             (Active, Ended),

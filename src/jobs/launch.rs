@@ -113,7 +113,7 @@ async fn check_funding(
     if seen && !op.funds_seen {
         let msg = format!(
             "Payment seen: {} XMR (unlocks after 10 confirmations).",
-            format_xmr(acct.balance.max(acct.pending()))
+            format_xmr(acct.deposits())
         );
         op = change(st, &op.id, EventKind::FundsSeen, msg, |o, _| {
             o.funds_seen = true;

@@ -6,17 +6,20 @@ pub mod health;
 pub mod launch;
 pub mod payouts;
 pub mod reconcile;
+pub mod send;
 mod teardown;
+pub mod cancel;
 
 use serde::{Deserialize, Serialize};
 
-pub use teardown::teardown;
+pub use teardown::{holds_resources, teardown, teardown_and_clear};
 
 use crate::app::AppState;
 use crate::clients::Notice;
 use crate::domain::event::EventKind;
 use crate::domain::operation::Operation;
 use crate::error::AppError;
+use crate::domain::money::{HourlyCost, Rates};
 use crate::store::JobRecord;
 
 /// The jobs, by the names of `run` and `POST /admin/jobs/{job}`.
@@ -133,6 +136,7 @@ pub async fn run(st: &AppState, job: Job, dry_run: bool) -> Result<Outcome, AppE
                 ),
                 Err(e) => e.to_string(),
             },
+            actions: out.actions.iter().chain(out.errors.iter()).take(100).cloned().collect(),
         };
         let name = job.name();
         st.store
@@ -208,4 +212,20 @@ pub async fn ops_in(
             )
         })
         .await
+}
+
+/// Cost, a fresh price and the fee, read from the clients (not the page
+/// caches): launches, payouts and ends decide on nothing older than
+/// `PRICE_MAX_AGE_MINUTES`.
+pub async fn fresh_rates(st: &AppState) -> Result<(HourlyCost, Rates), AppError> {
+    let quote = st.price.xmr_usd().await?;
+    let age = st.now() - quote.at;
+    if age > st.config.price_max_age_secs as i64 {
+        return Err(AppError::Unavailable(format!(
+            "the XMR price is {age} s old; no launch, payout or end decision on a stale price"
+        )));
+    }
+    let cost = crate::ops::hourly_cost(st).await?;
+    let fee = st.cache.refresh_fee(&st.wallet).await?;
+    Ok((cost, Rates { cost: cost.total(), price: quote.usd, fee, payout_every: st.config.payout_frequency_secs }))
 }

@@ -58,3 +58,45 @@ pub async fn teardown(st: &AppState, op: &Operation) -> Result<Vec<String>, AppE
     }
     Ok(did)
 }
+
+/// Tears down a node whose operation no longer runs one, then forgets the
+/// resource ids (with an event). A failure is recorded as the operation's
+/// problem and retried by the next payout pass; the reconciler also removes
+/// resources of operations that have no node.
+pub async fn teardown_and_clear(st: &AppState, out: &mut super::Outcome, op: &Operation) -> Result<(), AppError> {
+    use crate::domain::event::EventKind;
+    match teardown(st, op).await {
+        Ok(did) => {
+            let msg = if did.is_empty() { "Nothing left to destroy.".to_string() } else { format!("Node destroyed: {}.", did.join(", ")) };
+            for d in &did {
+                out.did(format!("{}: {d}", op.codename));
+            }
+            super::change(st, &op.id, EventKind::LaunchStep, msg, |o, _| {
+                o.resources = Default::default();
+                o.launch_step = None;
+                if o.problem.as_deref().is_some_and(|p| p.starts_with("Destroying the node failed")) {
+                    o.problem = None;
+                }
+                Ok(())
+            })
+            .await?;
+            Ok(())
+        }
+        Err(e) => {
+            let msg = format!("Destroying the node failed, will retry: {e}");
+            out.failed(format!("{}: {msg}", op.codename));
+            super::change(st, &op.id, EventKind::Problem, msg.clone(), move |o, _| {
+                o.problem = Some(msg);
+                Ok(())
+            })
+            .await?;
+            Ok(())
+        }
+    }
+}
+
+/// Whether an operation still holds cloud resources.
+pub fn holds_resources(op: &Operation) -> bool {
+    let r = &op.resources;
+    r.droplet_id.is_some() || r.volume_id.is_some() || !r.dns_records.is_empty()
+}

@@ -54,6 +54,9 @@ pub struct JobRecord {
     pub last_run: i64,
     pub ok: bool,
     pub outcome: String,
+    /// What the pass did and what failed (bounded), for the admin's report.
+    #[serde(default)]
+    pub actions: Vec<String>,
 }
 
 /// One probe of a launched node.

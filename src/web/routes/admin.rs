@@ -158,7 +158,7 @@ pub async fn cancel(
     Path(id): Path<String>,
 ) -> Result<Redirect, Page> {
     let op = ops::get(&st, &id).await.map_err(|e| page_err(&st, e))?;
-    jobs::payouts::cancel(&st, &op)
+    jobs::cancel::cancel(&st, &op)
         .await
         .map_err(|e| page_err(&st, e))?;
     Ok(Redirect::to("/admin?notice=cancelled"))
@@ -188,7 +188,7 @@ pub async fn api_cancel(
     Path(key): Path<String>,
 ) -> Result<Json<OpSummary>, ApiError> {
     let op = ops::get(&st, &key).await?;
-    let op = jobs::payouts::cancel(&st, &op).await?;
+    let op = jobs::cancel::cancel(&st, &op).await?;
     let acct = st
         .cache
         .account(&st.wallet, op.account_index)

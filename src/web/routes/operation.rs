@@ -63,7 +63,8 @@ pub async fn show(State(st): State<AppState>, Path(id): Path<String>) -> Result<
                 _ => s.as_str().to_string(),
             }
         });
-    let health = st.store.health(&op.id).ok().and_then(|mut h| h.pop());
+    let hid = op.id.clone();
+    let health = st.store.run(move |s| s.health(&hid).map_err(AppError::from)).await.ok().and_then(|mut h| h.pop());
     let refresh = matches!(
         op.state,
         OpState::AwaitingFunds | OpState::Funded | OpState::Launching

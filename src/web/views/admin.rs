@@ -77,6 +77,13 @@ pub fn render(c: &Chrome, d: &Dashboard) -> Markup {
                     } }
                 } }
             }
+            @if let Some((_, r)) = d.jobs.iter().find(|(n, _)| n == "reconcile") {
+                section.card {
+                    h2 { "Last reconcile (" (clock::human(r.last_run)) ")" }
+                    @if r.actions.is_empty() { p.muted { "Cloud and store agreed: nothing to do." } }
+                    ul { @for a in &r.actions { li { (a) } } }
+                }
+            }
             @if c.sandbox {
                 section.card {
                     h2 { "Sandbox price" }

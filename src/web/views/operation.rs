@@ -141,8 +141,8 @@ pub fn render(c: &Chrome, p: &OperationPage) -> Markup {
                         Some(a) => (balances(a, p.min_to_launch)),
                         None => (notice("warn", "The wallet is not answering right now; balances will show again shortly.")),
                     }
-                    @if let (Some(a), Some((_, r))) = (p.account, &p.rates) && op.state.has_node() {
-                        p { "Runway: about " strong { (clock::duration(r.runway_secs(a.unlocked))) } " of hosting." }
+                    @if let (Some(a), Some((_, r))) = (p.account, &p.rates) && a.unlocked > 0 {
+                        p { "Runway: the unlocked balance pays for about " strong { (clock::duration(r.runway_secs(a.unlocked))) } " of hosting." }
                     }
                     @if p.sandbox {
                         form.sandbox method="post" action={"/sandbox/operation/" (op.id) "/pay"} {

@@ -7,7 +7,7 @@ use super::xmr;
 use crate::clock;
 use crate::domain::money::format_usd;
 use crate::domain::operation::Operation;
-use crate::domain::payout::{Payout, PayoutStatus};
+use crate::domain::payout::{Payout, PayoutKind, PayoutStatus};
 
 /// The page; `explorer` is the transaction link prefix (None in sandbox).
 pub fn render(c: &Chrome, op: &Operation, payouts: &[Payout], explorer: Option<&str>) -> Markup {
@@ -39,7 +39,7 @@ pub fn render(c: &Chrome, op: &Operation, payouts: &[Payout], explorer: Option<&
                                 td { (p.seconds) " s" }
                                 td { (format_usd(p.cost_per_hour)) }
                                 td { (format_usd(p.price)) }
-                                td { (xmr(p.amount)) @if p.is_final { " (final)" } }
+                                td { (xmr(p.amount)) @if p.is_final { " (final)" } @if p.kind == PayoutKind::Refund { " (refund)" } }
                                 td { (xmr(p.fee)) }
                                 td.tx {
                                     @match explorer {
@@ -77,6 +77,7 @@ mod tests {
             tx_metadata: String::new(),
             status: PayoutStatus::Relayed,
             is_final: false,
+            kind: Default::default(),
         };
         let s = render(
             &crate::web::views::chrome(),
