@@ -109,17 +109,67 @@ impl IpBlock {
 
 /// Every variable of SPEC.md's table that the app reads.
 pub const VARIABLES: &[&str] = &[
-    "SITE_NAME", "SERVER_NAME", "PUBLIC_URL", "LISTEN_ADDR", "DATA_DIR", "STATS_TOKEN", "ADMIN_IPS",
-    "LAUNCHPAD_ENABLED", "MGMT_CHARGE_HOUR", "PAYOUT_ADDRESS", "PAYOUT_FREQUENCY", "MIN_FUNDED_HOURS",
-    "LOW_FUNDS_HOURS", "GRACE_HOURS", "XMR_NETWORK", "XMR_WALLET_RPC_ENDPOINT", "XMR_WALLET_RPC_PROTO",
-    "XMR_WALLET_RPC_HOST", "XMR_WALLET_RPC_PORT", "XMR_WALLET_RPC_USER", "XMR_WALLET_RPC_PASS", "XMR_WALLET_PASS",
-    "XMR_DAEMON_URI", "DO_TOKEN", "DO_API_URL", "DO_SSH_KEY", "DO_DROPLET_IMAGE", "DO_DROPLET_SIZE",
-    "DO_DROPLET_STORAGE_GB", "DO_VOLUME_PRICE_GB_MONTH", "DO_DOMAIN", "DO_REGIONS", "PRICE_API_URL",
-    "PRICE_MAX_AGE_MINUTES", "PRICE_MAX_WAIT_HOURS", "PRICE_SOURCES", "KRAKEN_API_URL", "PRICE_MAX_MOVE_PERCENT",
-    "NODE_RPC_PORT", "NODE_PRUNE", "NODE_BEHIND_BLOCKS", "MAX_ACTIVE_NODES", "MAX_AWAITING_FUNDS",
-    "UNFUNDED_EXPIRE_DAYS", "LAUNCHPAD_RATE", "TRUSTED_PROXY", "ORPHAN_MIN_AGE_MINUTES", "PENDING_WAIT_HOURS",
-    "MM_ENDPOINT", "MM_CHANNEL", "MM_USERNAME", "MM_ICON", "WEBHOOK_URL", "LAUNCH_SCHEDULE", "PAYOUT_SCHEDULE",
-    "PAYOUTS_PAUSED", "HEALTH_SCHEDULE", "RECONCILE_SCHEDULE", "BACKUP_SCHEDULE", "BACKUP_KEEP", "SANDBOX",
+    "SITE_NAME",
+    "SERVER_NAME",
+    "PUBLIC_URL",
+    "LISTEN_ADDR",
+    "DATA_DIR",
+    "STATS_TOKEN",
+    "ADMIN_IPS",
+    "LAUNCHPAD_ENABLED",
+    "MGMT_CHARGE_HOUR",
+    "PAYOUT_ADDRESS",
+    "PAYOUT_FREQUENCY",
+    "MIN_FUNDED_HOURS",
+    "LOW_FUNDS_HOURS",
+    "GRACE_HOURS",
+    "XMR_NETWORK",
+    "XMR_WALLET_RPC_ENDPOINT",
+    "XMR_WALLET_RPC_PROTO",
+    "XMR_WALLET_RPC_HOST",
+    "XMR_WALLET_RPC_PORT",
+    "XMR_WALLET_RPC_USER",
+    "XMR_WALLET_RPC_PASS",
+    "XMR_WALLET_PASS",
+    "XMR_DAEMON_URI",
+    "DO_TOKEN",
+    "DO_API_URL",
+    "DO_SSH_KEY",
+    "DO_DROPLET_IMAGE",
+    "DO_DROPLET_SIZE",
+    "DO_DROPLET_STORAGE_GB",
+    "DO_VOLUME_PRICE_GB_MONTH",
+    "DO_DOMAIN",
+    "DO_REGIONS",
+    "PRICE_API_URL",
+    "PRICE_MAX_AGE_MINUTES",
+    "PRICE_MAX_WAIT_HOURS",
+    "PRICE_SOURCES",
+    "KRAKEN_API_URL",
+    "PRICE_MAX_MOVE_PERCENT",
+    "NODE_RPC_PORT",
+    "NODE_PRUNE",
+    "NODE_BEHIND_BLOCKS",
+    "MAX_ACTIVE_NODES",
+    "MAX_AWAITING_FUNDS",
+    "UNFUNDED_EXPIRE_DAYS",
+    "LAUNCHPAD_RATE",
+    "TRUSTED_PROXY",
+    "ORPHAN_MIN_AGE_MINUTES",
+    "PENDING_WAIT_HOURS",
+    "MM_ENDPOINT",
+    "MM_CHANNEL",
+    "MM_USERNAME",
+    "MM_ICON",
+    "WEBHOOK_URL",
+    "LAUNCH_SCHEDULE",
+    "PAYOUT_SCHEDULE",
+    "PAYOUTS_PAUSED",
+    "HEALTH_SCHEDULE",
+    "RECONCILE_SCHEDULE",
+    "BACKUP_SCHEDULE",
+    "BACKUP_KEEP",
+    "SANDBOX",
 ];
 
 /// The whole configuration, typed.
@@ -695,7 +745,10 @@ mod tests {
     fn the_packaged_env_file_documents_every_variable() {
         let text = include_str!("../packaging/nodecannon.env");
         for v in VARIABLES {
-            assert!(text.contains(&format!("{v}=")), "packaging/nodecannon.env lacks {v}");
+            assert!(
+                text.contains(&format!("{v}=")),
+                "packaging/nodecannon.env lacks {v}"
+            );
         }
     }
 

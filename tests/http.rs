@@ -247,14 +247,23 @@ async fn ops_list_prints_the_same_through_the_server_and_after_it_stopped() {
     );
     let _dir = app.stop().await;
     let (d, l) = (dir.clone(), listen.clone());
-    let local = tokio::task::spawn_blocking(move || ops_list(&d, &l)).await.unwrap();
+    let local = tokio::task::spawn_blocking(move || ops_list(&d, &l))
+        .await
+        .unwrap();
     assert_eq!(through_server, local);
     let (d, l) = (dir.clone(), listen.clone());
-    let out = tokio::task::spawn_blocking(move || cli(&d, &l, &["run", "backup"])).await.unwrap();
+    let out = tokio::task::spawn_blocking(move || cli(&d, &l, &["run", "backup"]))
+        .await
+        .unwrap();
     assert!(out.contains("backup: 1 action(s), 0 error(s)"), "{out}");
     assert_eq!(std::fs::read_dir(dir.join("backups")).unwrap().count(), 1);
-    let out = tokio::task::spawn_blocking(move || cli(&dir, &listen, &["ops", "show", "alpha"])).await.unwrap();
-    assert!(out.contains("\"codename\": \"alpha\"") && out.contains("\"events\""), "{out}");
+    let out = tokio::task::spawn_blocking(move || cli(&dir, &listen, &["ops", "show", "alpha"]))
+        .await
+        .unwrap();
+    assert!(
+        out.contains("\"codename\": \"alpha\"") && out.contains("\"events\""),
+        "{out}"
+    );
 }
 
 #[test]

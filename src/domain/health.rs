@@ -68,7 +68,11 @@ pub fn classify(
 
 /// Sync progress in whole percent.
 pub fn sync_percent(height: u64, target: u64) -> u64 {
-    height.min(target).saturating_mul(100).checked_div(target).unwrap_or(0)
+    height
+        .min(target)
+        .saturating_mul(100)
+        .checked_div(target)
+        .unwrap_or(0)
 }
 
 #[cfg(test)]

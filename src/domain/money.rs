@@ -112,7 +112,9 @@ impl HourlyCost {
     }
     /// The total per hour.
     pub fn total(&self) -> Micro {
-        self.droplet.saturating_add(self.volume).saturating_add(self.management)
+        self.droplet
+            .saturating_add(self.volume)
+            .saturating_add(self.management)
     }
 }
 
@@ -122,7 +124,9 @@ pub fn due_pico(seconds: u64, cost: Micro, price: Micro) -> Pico {
     if price == 0 {
         return 0;
     }
-    let n = u128::from(seconds).saturating_mul(u128::from(cost)).saturating_mul(u128::from(PICO_PER_XMR));
+    let n = u128::from(seconds)
+        .saturating_mul(u128::from(cost))
+        .saturating_mul(u128::from(PICO_PER_XMR));
     let d = 3600 * u128::from(price);
     u64::try_from(n / d).unwrap_or(u64::MAX)
 }
@@ -132,7 +136,9 @@ pub fn estimate_pico(seconds: u64, cost: Micro, price: Micro) -> Pico {
     if price == 0 {
         return u64::MAX;
     }
-    let n = u128::from(seconds).saturating_mul(u128::from(cost)).saturating_mul(u128::from(PICO_PER_XMR));
+    let n = u128::from(seconds)
+        .saturating_mul(u128::from(cost))
+        .saturating_mul(u128::from(PICO_PER_XMR));
     let d = 3600 * u128::from(price);
     u64::try_from(n.div_ceil(d)).unwrap_or(u64::MAX)
 }
@@ -169,7 +175,11 @@ impl Rates {
             .saturating_mul(every);
         let den = (u128::from(self.cost) * u128::from(PICO_PER_XMR))
             .saturating_mul(every)
-            .saturating_add(u128::from(self.fee).saturating_mul(3600).saturating_mul(u128::from(self.price)));
+            .saturating_add(
+                u128::from(self.fee)
+                    .saturating_mul(3600)
+                    .saturating_mul(u128::from(self.price)),
+            );
         if den == 0 {
             return u64::MAX;
         }

@@ -107,7 +107,10 @@ pub fn decide(i: &PayoutInput) -> Decision {
         .map(|s| u64::try_from(i.now - s).unwrap_or(0))
         .unwrap_or(0);
     let with_pending = i.unlocked.saturating_add(i.pending);
-    if i.pending > 0 && waited < i.pending_wait_secs && with_pending >= due.saturating_add(r.fee).saturating_add(next) {
+    if i.pending > 0
+        && waited < i.pending_wait_secs
+        && with_pending >= due.saturating_add(r.fee).saturating_add(next)
+    {
         return Decision::Wait {
             seconds: elapsed,
             amount: due,

@@ -17,7 +17,10 @@ pub async fn cancel(st: &AppState, op: &Operation) -> Result<Operation, AppError
     let _guard = st.job_lock.lock().await;
     let op = crate::ops::get(st, &op.id).await?;
     if !op.state.can_go(State::Cancelled) {
-        return Err(AppError::Conflict(format!("{} is {} and cannot be cancelled", op.codename, op.state)));
+        return Err(AppError::Conflict(format!(
+            "{} is {} and cannot be cancelled",
+            op.codename, op.state
+        )));
     }
     if has_unrelayed(st, &op.id).await? {
         return Err(AppError::Conflict(format!(
@@ -49,11 +52,18 @@ pub async fn cancel(st: &AppState, op: &Operation) -> Result<Operation, AppError
             price: r.price,
         };
         let (_, p) = send(st, &op, s).await?;
-        notes.push(format!("final payout {} XMR", format_xmr(p.map(|p| p.amount).unwrap_or(0))));
+        notes.push(format!(
+            "final payout {} XMR",
+            format_xmr(p.map(|p| p.amount).unwrap_or(0))
+        ));
     }
     let msg = format!(
         "Cancelled by the operator{}. {}",
-        if notes.is_empty() { String::new() } else { format!(" ({})", notes.join(", ")) },
+        if notes.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", notes.join(", "))
+        },
         if op.refund_address.is_some() {
             "What is left goes to the refund address once unlocked."
         } else {

@@ -22,8 +22,7 @@ const FUNDABLE: &[State] = &[
 
 /// One pass.
 pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> {
-    st.cache.refresh_fee(&st.wallet).await?;
-    let (_, rates) = ops::rates(st).await?;
+    let (_, rates) = super::fresh_rates(st).await?;
     let min = ops::min_to_launch(st, &rates);
     for op in ops_in(st, FUNDABLE).await? {
         if let Err(e) = check_funding(st, out, &op, min).await {
@@ -66,6 +65,26 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
             continue;
         }
         if op.state == State::Funded {
+            // Funded long ago, or sent back after its droplet vanished: the
+            // money must still cover the minimum at today's price.
+            let acct = st.wallet.account_state(op.account_index).await?;
+            if acct.unlocked < min {
+                let msg = format!(
+                    "Waiting for funds: at today's price the launch needs {} XMR unlocked; {} XMR is.",
+                    format_xmr(min),
+                    format_xmr(acct.unlocked)
+                );
+                if op.problem.as_deref() != Some(msg.as_str()) && !out.dry_run {
+                    let m = msg.clone();
+                    change(st, &op.id, EventKind::Problem, msg, move |o, _| {
+                        o.problem = Some(m);
+                        Ok(())
+                    })
+                    .await?;
+                }
+                out.did(format!("{}: waiting for funds", op.codename));
+                continue;
+            }
             running += 1;
         }
         if out.dry_run {
@@ -251,7 +270,9 @@ async fn advance(st: &AppState, out: &mut Outcome, mut op: Operation) -> Result<
                 let msg = format!("Droplet {} created; billing starts now.", d.id);
                 op = change(st, &op.id, EventKind::LaunchStep, msg, move |o, _| {
                     o.resources.droplet_id = Some(d.id);
-                    o.billed_until = Some(d.created_at);
+                    // Never bill before the droplet existed, nor twice what was paid.
+                    o.billed_until =
+                        Some(o.billed_until.map_or(d.created_at, |b| b.max(d.created_at)));
                     o.launched_at = Some(d.created_at);
                     o.launch_step = Some(LaunchStep::Addresses);
                     Ok(())

@@ -2,13 +2,13 @@
 //! scheduler and `run <job>` only trigger them. One pass at a time.
 
 pub mod backup;
+pub mod cancel;
 pub mod health;
 pub mod launch;
 pub mod payouts;
 pub mod reconcile;
 pub mod send;
 mod teardown;
-pub mod cancel;
 
 use serde::{Deserialize, Serialize};
 
@@ -17,9 +17,9 @@ pub use teardown::{holds_resources, teardown, teardown_and_clear};
 use crate::app::AppState;
 use crate::clients::Notice;
 use crate::domain::event::EventKind;
+use crate::domain::money::{HourlyCost, Rates};
 use crate::domain::operation::Operation;
 use crate::error::AppError;
-use crate::domain::money::{HourlyCost, Rates};
 use crate::store::JobRecord;
 
 /// The jobs, by the names of `run` and `POST /admin/jobs/{job}`.
@@ -136,7 +136,13 @@ pub async fn run(st: &AppState, job: Job, dry_run: bool) -> Result<Outcome, AppE
                 ),
                 Err(e) => e.to_string(),
             },
-            actions: out.actions.iter().chain(out.errors.iter()).take(100).cloned().collect(),
+            actions: out
+                .actions
+                .iter()
+                .chain(out.errors.iter())
+                .take(100)
+                .cloned()
+                .collect(),
         };
         let name = job.name();
         st.store
@@ -227,5 +233,13 @@ pub async fn fresh_rates(st: &AppState) -> Result<(HourlyCost, Rates), AppError>
     }
     let cost = crate::ops::hourly_cost(st).await?;
     let fee = st.cache.refresh_fee(&st.wallet).await?;
-    Ok((cost, Rates { cost: cost.total(), price: quote.usd, fee, payout_every: st.config.payout_frequency_secs }))
+    Ok((
+        cost,
+        Rates {
+            cost: cost.total(),
+            price: quote.usd,
+            fee,
+            payout_every: st.config.payout_frequency_secs,
+        },
+    ))
 }

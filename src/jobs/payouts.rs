@@ -4,7 +4,9 @@
 //! period, and refunds closed and cancelled ones that gave an address.
 
 use super::send::{Amount, Send, recover, refund, send};
-use super::{Outcome, change, fresh_rates, holds_resources, ops_in, teardown_and_clear, transition};
+use super::{
+    Outcome, change, fresh_rates, holds_resources, ops_in, teardown_and_clear, transition,
+};
 use crate::app::AppState;
 use crate::domain::event::EventKind;
 use crate::domain::money::{HourlyCost, Pico, Rates, format_xmr};
@@ -30,16 +32,29 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
         return Ok(());
     }
     // Nodes whose destruction failed before: try again.
-    let done = &[State::Ended, State::Closed, State::Cancelled, State::Expired];
-    for op in ops_in(st, done).await?.iter().filter(|o| holds_resources(o)) {
+    let done = &[
+        State::Ended,
+        State::Closed,
+        State::Cancelled,
+        State::Expired,
+    ];
+    for op in ops_in(st, done)
+        .await?
+        .iter()
+        .filter(|o| holds_resources(o))
+    {
         teardown_and_clear(st, out, op).await?;
     }
     let now = st.now();
     for op in ops_in(st, &[State::Ended]).await? {
         if now - op.state_since >= st.config.grace_secs as i64 {
             let msg = match op.refund_address {
-                Some(_) => "Closed after the grace period; what is left goes to the refund address.",
-                None => "Closed after the grace period; what is left stays here and counts toward a refill.",
+                Some(_) => {
+                    "Closed after the grace period; what is left goes to the refund address."
+                }
+                None => {
+                    "Closed after the grace period; what is left stays here and counts toward a refill."
+                }
             };
             transition(st, &op, State::Closed, EventKind::Closed, msg, |_| {}).await?;
             out.did(format!("{}: closed", op.codename));
@@ -58,7 +73,11 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
             }
         }
         match refund(st, &op).await {
-            Ok(Some(amount)) => out.did(format!("{}: refunded {} XMR", op.codename, format_xmr(amount))),
+            Ok(Some(amount)) => out.did(format!(
+                "{}: refunded {} XMR",
+                op.codename,
+                format_xmr(amount)
+            )),
             Ok(None) => {}
             Err(e) => out.failed(format!("{}: refund failed: {e}", op.codename)),
         }
@@ -66,7 +85,14 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
     Ok(())
 }
 
-fn hosting<'a>(st: &'a AppState, amount: Amount, seconds: u64, is_final: bool, cost: HourlyCost, r: &Rates) -> Send<'a> {
+fn hosting<'a>(
+    st: &'a AppState,
+    amount: Amount,
+    seconds: u64,
+    is_final: bool,
+    cost: HourlyCost,
+    r: &Rates,
+) -> Send<'a> {
     Send {
         kind: PayoutKind::Hosting,
         to: &st.config.payout_address,
@@ -79,10 +105,21 @@ fn hosting<'a>(st: &'a AppState, amount: Amount, seconds: u64, is_final: bool, c
     }
 }
 
-async fn pay_one(st: &AppState, out: &mut Outcome, op: &Operation, cost: HourlyCost, r: &Rates) -> Result<(), AppError> {
-    let Some(billed_until) = op.billed_until else { return Ok(()) };
+async fn pay_one(
+    st: &AppState,
+    out: &mut Outcome,
+    op: &Operation,
+    cost: HourlyCost,
+    r: &Rates,
+) -> Result<(), AppError> {
+    let Some(billed_until) = op.billed_until else {
+        return Ok(());
+    };
     if super::send::has_unrelayed(st, &op.id).await? {
-        out.did(format!("{}: waiting for a stored payout to be relayed", op.codename));
+        out.did(format!(
+            "{}: waiting for a stored payout to be relayed",
+            op.codename
+        ));
         return Ok(());
     }
     let acct = st.wallet.account_state(op.account_index).await?;
@@ -103,14 +140,32 @@ async fn pay_one(st: &AppState, out: &mut Outcome, op: &Operation, cost: HourlyC
     match decision {
         Decision::NotDue => low_funds_check(st, out, op, acct.unlocked, r).await,
         Decision::Pay { seconds, amount } => {
-            let (op, _) = send(st, op, hosting(st, Amount::Exact(amount), seconds, false, cost, r)).await?;
-            out.did(format!("{}: paid {} XMR for {seconds} s", op.codename, format_xmr(amount)));
-            low_funds_check(st, out, &op, acct.unlocked.saturating_sub(amount.saturating_add(r.fee)), r).await
+            let (op, _) = send(
+                st,
+                op,
+                hosting(st, Amount::Exact(amount), seconds, false, cost, r),
+            )
+            .await?;
+            out.did(format!(
+                "{}: paid {} XMR for {seconds} s",
+                op.codename,
+                format_xmr(amount)
+            ));
+            low_funds_check(
+                st,
+                out,
+                &op,
+                acct.unlocked.saturating_sub(amount.saturating_add(r.fee)),
+                r,
+            )
+            .await
         }
         Decision::Wait { .. } => {
             if op.short_since.is_none() {
                 let hours = st.config.pending_wait_secs / 3600;
-                let msg = format!("Short of unlocked funds; waiting up to {hours} h for incoming transfers to unlock.");
+                let msg = format!(
+                    "Short of unlocked funds; waiting up to {hours} h for incoming transfers to unlock."
+                );
                 change(st, &op.id, EventKind::LowFunds, msg, |o, now| {
                     o.short_since = Some(now);
                     Ok(())
@@ -120,7 +175,11 @@ async fn pay_one(st: &AppState, out: &mut Outcome, op: &Operation, cost: HourlyC
             out.did(format!("{}: waiting for pending transfers", op.codename));
             Ok(())
         }
-        Decision::End { seconds, amount, forgiven } => end(st, out, op, seconds, amount, forgiven, cost, r).await,
+        Decision::End {
+            seconds,
+            amount,
+            forgiven,
+        } => end(st, out, op, seconds, amount, forgiven, cost, r).await,
     }
 }
 
@@ -139,12 +198,19 @@ async fn end(
     r: &Rates,
 ) -> Result<(), AppError> {
     // Short of what is due: send all that is unlocked, the fee taken from it.
-    let how = if forgiven > 0 && amount > 0 { Amount::Sweep } else { Amount::Exact(amount) };
+    let how = if forgiven > 0 && amount > 0 {
+        Amount::Sweep
+    } else {
+        Amount::Exact(amount)
+    };
     let paid = match send(st, op, hosting(st, how, seconds, true, cost, r)).await {
         Ok((_, p)) => p.map(|p| p.amount).unwrap_or(0),
         // Nothing can be paid at all (the fee exceeds what is there): end anyway.
         Err(AppError::Conflict(e)) => {
-            out.failed(format!("{}: final payout impossible ({e}); ending without it", op.codename));
+            out.failed(format!(
+                "{}: final payout impossible ({e}); ending without it",
+                op.codename
+            ));
             0
         }
         // The wallet is away: no end decision now; the next pass retries.
@@ -170,13 +236,21 @@ fn due_less(due: Pico, paid: Pico) -> Pico {
     due.saturating_sub(paid)
 }
 
-async fn low_funds_check(st: &AppState, out: &mut Outcome, op: &Operation, unlocked: Pico, r: &Rates) -> Result<(), AppError> {
+async fn low_funds_check(
+    st: &AppState,
+    out: &mut Outcome,
+    op: &Operation,
+    unlocked: Pico,
+    r: &Rates,
+) -> Result<(), AppError> {
     let runway = r.runway_secs(unlocked);
     let low = runway < st.config.low_funds_secs;
     let left = crate::clock::duration(runway);
     match (op.state, low) {
         (State::Active, true) => {
-            let msg = format!("Low funds: about {left} of hosting left. Send XMR to the funding address to keep the node running.");
+            let msg = format!(
+                "Low funds: about {left} of hosting left. Send XMR to the funding address to keep the node running."
+            );
             transition(st, op, State::LowFunds, EventKind::LowFunds, msg, |_| {}).await?;
             out.did(format!("{}: low funds", op.codename));
         }

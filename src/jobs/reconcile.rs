@@ -61,11 +61,22 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
             out.did(format!("deleted orphan volume {} ({})", v.id, v.name));
         }
     }
+    // Only records this app makes: A/AAAA named `<codename>.node`.
     let live_names: HashSet<String> = live
         .iter()
         .map(|o| format!("{}.node", o.codename))
         .collect();
-    for r in records.iter().filter(|r| !live_names.contains(&r.name)) {
+    let ours = |r: &&crate::clients::cloud::Record| {
+        (r.kind == "A" || r.kind == "AAAA")
+            && r.name
+                .strip_suffix(".node")
+                .is_some_and(|c| crate::domain::codename::parse(c).as_deref() == Ok(c))
+    };
+    for r in records
+        .iter()
+        .filter(ours)
+        .filter(|r| !live_names.contains(&r.name))
+    {
         if out.dry_run {
             out.did(format!("would delete orphan DNS {} {}", r.kind, r.name));
         } else {

@@ -38,8 +38,37 @@ pub struct Send<'a> {
     pub price: Micro,
 }
 
-/// Builds, stores, then relays. Returns the operation as stored and the payout, if any.
-pub async fn send(st: &AppState, op: &Operation, s: Send<'_>) -> Result<(Operation, Option<Payout>), AppError> {
+/// Builds, stores, then relays. Returns the operation as stored and the payout,
+/// if any. A hosting payout the daemon rejects for good is kept as dead and
+/// built anew once for the same seconds.
+pub async fn send(
+    st: &AppState,
+    op: &Operation,
+    s: Send<'_>,
+) -> Result<(Operation, Option<Payout>), AppError> {
+    let (op, payout) = send_once(st, op, s).await?;
+    match &payout {
+        // Rejected for good: build a new one for the same seconds, once.
+        Some(p) if s.kind == PayoutKind::Hosting && matches!(p.status, PayoutStatus::Dead(_)) => {
+            send_once(
+                st,
+                &op,
+                Send {
+                    advance_billing: false,
+                    ..s
+                },
+            )
+            .await
+        }
+        _ => Ok((op, payout)),
+    }
+}
+
+async fn send_once(
+    st: &AppState,
+    op: &Operation,
+    s: Send<'_>,
+) -> Result<(Operation, Option<Payout>), AppError> {
     let built = match s.amount {
         Amount::Exact(0) => None,
         Amount::Exact(x) => Some(st.wallet.build_transfer(op.account_index, s.to, x).await?),
@@ -89,7 +118,11 @@ pub async fn send(st: &AppState, op: &Operation, s: Send<'_>) -> Result<(Operati
                     ),
                     PayoutKind::Refund => (
                         EventKind::Refund,
-                        format!("Refunded {} XMR to the refund address (tx {}).", format_xmr(p.amount), p.tx_hash),
+                        format!(
+                            "Refunded {} XMR to the refund address (tx {}).",
+                            format_xmr(p.amount),
+                            p.tx_hash
+                        ),
                     ),
                 };
                 tx.event(&id, now, kind, msg)?;
@@ -114,7 +147,9 @@ async fn relay(st: &AppState, mut p: Payout) -> Result<Payout, AppError> {
     }
     p.tx_metadata.clear();
     let stored = p.clone();
-    st.store.run(move |s| s.write(|tx| tx.put_payout(&stored)).map_err(AppError::from)).await?;
+    st.store
+        .run(move |s| s.write(|tx| tx.put_payout(&stored)).map_err(AppError::from))
+        .await?;
     Ok(p)
 }
 
@@ -123,21 +158,33 @@ async fn relay(st: &AppState, mut p: Payout) -> Result<Payout, AppError> {
 pub async fn has_unrelayed(st: &AppState, op_id: &str) -> Result<bool, AppError> {
     let id = op_id.to_string();
     st.store
-        .run(move |s| Ok::<_, AppError>(s.payouts(&id)?.iter().any(|p| p.status == PayoutStatus::Built)))
+        .run(move |s| {
+            Ok::<_, AppError>(
+                s.payouts(&id)?
+                    .iter()
+                    .any(|p| p.status == PayoutStatus::Built),
+            )
+        })
         .await
 }
 
 /// Relays stored transactions that were built but not relayed (a crash or a
 /// failure in between). One failing does not stop the others.
 pub async fn recover(st: &AppState, out: &mut Outcome) -> Result<(), AppError> {
-    let pending = st.store.run(|s| s.payouts_built().map_err(AppError::from)).await?;
+    let pending = st
+        .store
+        .run(|s| s.payouts_built().map_err(AppError::from))
+        .await?;
     for p in pending {
         if out.dry_run {
             out.did(format!("would recover payout {}", p.tx_hash));
             continue;
         }
         if let Err(e) = recover_one(st, out, p.clone()).await {
-            out.failed(format!("payout {} of {} still not relayed: {e}", p.tx_hash, p.op_id));
+            out.failed(format!(
+                "payout {} of {} still not relayed: {e}",
+                p.tx_hash, p.op_id
+            ));
         }
     }
     Ok(())
@@ -149,13 +196,21 @@ async fn recover_one(st: &AppState, out: &mut Outcome, p: Payout) -> Result<(), 
         let mut known = p;
         known.status = PayoutStatus::Relayed;
         known.tx_metadata.clear();
-        st.store.run(move |s| s.write(|tx| tx.put_payout(&known)).map_err(AppError::from)).await?;
-        out.did(format!("{}: a stored payout was already relayed", op.codename));
+        st.store
+            .run(move |s| s.write(|tx| tx.put_payout(&known)).map_err(AppError::from))
+            .await?;
+        out.did(format!(
+            "{}: a stored payout was already relayed",
+            op.codename
+        ));
         return Ok(());
     }
     let relayed = relay(st, p.clone()).await?;
     if let PayoutStatus::Dead(reason) = &relayed.status {
-        out.did(format!("{}: payout {} is dead ({reason})", op.codename, p.tx_hash));
+        out.did(format!(
+            "{}: payout {} is dead ({reason})",
+            op.codename, p.tx_hash
+        ));
         if p.kind == PayoutKind::Hosting {
             let s = Send {
                 kind: p.kind,
@@ -168,7 +223,10 @@ async fn recover_one(st: &AppState, out: &mut Outcome, p: Payout) -> Result<(), 
                 price: p.price,
             };
             send(st, &op, s).await?;
-            out.did(format!("{}: built a new payout for the same {} s", op.codename, p.seconds));
+            out.did(format!(
+                "{}: built a new payout for the same {} s",
+                op.codename, p.seconds
+            ));
         }
     } else {
         out.did(format!("{}: relayed a stored payout", op.codename));
@@ -179,7 +237,9 @@ async fn recover_one(st: &AppState, out: &mut Outcome, p: Payout) -> Result<(), 
 /// Sends what is unlocked (less the fee) to the refund address, if there is
 /// one, nothing is waiting to be relayed, and more than the fee is there.
 pub async fn refund(st: &AppState, op: &Operation) -> Result<Option<Pico>, AppError> {
-    let Some(addr) = &op.refund_address else { return Ok(None) };
+    let Some(addr) = &op.refund_address else {
+        return Ok(None);
+    };
     if has_unrelayed(st, &op.id).await? {
         return Ok(None);
     }

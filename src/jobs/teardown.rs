@@ -63,18 +63,29 @@ pub async fn teardown(st: &AppState, op: &Operation) -> Result<Vec<String>, AppE
 /// resource ids (with an event). A failure is recorded as the operation's
 /// problem and retried by the next payout pass; the reconciler also removes
 /// resources of operations that have no node.
-pub async fn teardown_and_clear(st: &AppState, out: &mut super::Outcome, op: &Operation) -> Result<(), AppError> {
+pub async fn teardown_and_clear(
+    st: &AppState,
+    out: &mut super::Outcome,
+    op: &Operation,
+) -> Result<(), AppError> {
     use crate::domain::event::EventKind;
     match teardown(st, op).await {
         Ok(did) => {
-            let msg = if did.is_empty() { "Nothing left to destroy.".to_string() } else { format!("Node destroyed: {}.", did.join(", ")) };
+            let msg = if did.is_empty() {
+                "Nothing left to destroy.".to_string()
+            } else {
+                format!("Node destroyed: {}.", did.join(", "))
+            };
             for d in &did {
                 out.did(format!("{}: {d}", op.codename));
             }
             super::change(st, &op.id, EventKind::LaunchStep, msg, |o, _| {
                 o.resources = Default::default();
                 o.launch_step = None;
-                if o.problem.as_deref().is_some_and(|p| p.starts_with("Destroying the node failed")) {
+                if o.problem
+                    .as_deref()
+                    .is_some_and(|p| p.starts_with("Destroying the node failed"))
+                {
                     o.problem = None;
                 }
                 Ok(())

@@ -11,7 +11,7 @@ use crate::domain::money::Micro;
 use crate::store::{Store, StoreError};
 
 /// The simulated cloud.
-pub struct SandboxCloud(pub(super) Ctx);
+pub struct SandboxCloud(pub(super) Ctx, pub(super) std::sync::atomic::AtomicBool);
 
 const SIZES: [(&str, Micro); 4] = [
     ("s-1vcpu-2gb", 17_860),
@@ -55,6 +55,18 @@ fn as_seen(mut d: Droplet, now: i64) -> Droplet {
 }
 
 impl SandboxCloud {
+    /// Makes destroying droplets, volumes and records fail (or work again).
+    pub fn set_fail_deletes(&self, fail: bool) {
+        self.1.store(fail, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn deletes_fail(&self) -> Result<(), CloudError> {
+        if self.1.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(CloudError::Unavailable("simulated outage".into()));
+        }
+        Ok(())
+    }
+
     /// Every simulated droplet as stored (addresses included).
     pub fn droplets_raw(store: &Store) -> Result<Vec<Droplet>, StoreError> {
         store.sandbox_scan("cloud/droplet/")
@@ -154,6 +166,7 @@ impl Cloud for SandboxCloud {
     }
 
     async fn delete_volume(&self, id: &str) -> Result<(), CloudError> {
+        self.deletes_fail()?;
         let key = format!("cloud/volume/{id}");
         self.write(move |tx| {
             if tx.sandbox_get::<Volume>(&key)?.is_none() {
@@ -223,6 +236,7 @@ impl Cloud for SandboxCloud {
     }
 
     async fn destroy_droplet(&self, id: u64) -> Result<(), CloudError> {
+        self.deletes_fail()?;
         let key = format!("cloud/droplet/{id:012}");
         self.write(move |tx| {
             if tx.sandbox_get::<Droplet>(&key)?.is_none() {
@@ -266,6 +280,7 @@ impl Cloud for SandboxCloud {
     }
 
     async fn delete_record(&self, _domain: &str, id: u64) -> Result<(), CloudError> {
+        self.deletes_fail()?;
         let key = format!("cloud/record/{id:012}");
         self.write(move |tx| {
             if tx.sandbox_get::<Record>(&key)?.is_none() {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 pub use cloud::SandboxCloud;
 pub use node::SandboxNode;
 pub use price::SandboxPrice;
-pub use wallet::SandboxWallet;
+pub use wallet::{RelayFailure, SandboxWallet};
 
 use crate::clock::Clock;
 use crate::metrics::Metrics;
@@ -50,8 +50,8 @@ impl Sandbox {
             metrics,
         };
         Self {
-            wallet: Arc::new(SandboxWallet(ctx.clone())),
-            cloud: Arc::new(SandboxCloud(ctx.clone())),
+            wallet: Arc::new(SandboxWallet(ctx.clone(), Default::default())),
+            cloud: Arc::new(SandboxCloud(ctx.clone(), Default::default())),
             price: Arc::new(SandboxPrice(ctx.clone())),
             node: Arc::new(SandboxNode(ctx)),
         }

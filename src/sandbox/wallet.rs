@@ -14,7 +14,21 @@ use crate::domain::money::Pico;
 use crate::store::{Store, StoreError};
 
 /// The simulated wallet.
-pub struct SandboxWallet(pub(super) Ctx);
+pub struct SandboxWallet(pub(super) Ctx, pub(super) std::sync::atomic::AtomicU8);
+
+/// How simulated relays fail (tests and demos of recovery).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum RelayFailure {
+    /// Relays work.
+    None = 0,
+    /// The wallet does not answer relays.
+    Unreachable = 1,
+    /// The daemon rejects every relayed transaction for good.
+    Rejected = 2,
+    /// The daemon rejects the next relayed transaction for good, then relays work.
+    RejectOnce = 3,
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct SbIn {
@@ -104,6 +118,11 @@ fn state_of(a: &SbAccount, now: Timestamp) -> AccountState {
 }
 
 impl SandboxWallet {
+    /// Makes relays fail (or work again).
+    pub fn set_relay_failure(&self, f: RelayFailure) {
+        self.1.store(f as u8, std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// Simulates a visitor's payment arriving (in the pool) at an account.
     pub async fn simulate_payment(&self, index: u32, amount: Pico) -> Result<String, WalletError> {
         let now = self.0.clock.now();
@@ -255,6 +274,16 @@ impl Wallet for SandboxWallet {
 
     async fn relay(&self, metadata: &str) -> Result<String, WalletError> {
         self.0.metrics.client_call("wallet");
+        match self.1.load(std::sync::atomic::Ordering::SeqCst) {
+            1 => return Err(WalletError::Unreachable("simulated outage".into())),
+            2 => return Err(WalletError::Rejected("double spend (simulated)".into())),
+            3 => {
+                self.set_relay_failure(RelayFailure::None);
+                return Err(WalletError::Rejected("double spend (simulated)".into()));
+            }
+            _ => {}
+        }
+        let now = self.0.clock.now();
         let hash = metadata
             .strip_prefix("sandbox:")
             .ok_or(WalletError::Rpc {
@@ -276,6 +305,13 @@ impl Wallet for SandboxWallet {
                         .sandbox_get(&acct_key(from))?
                         .ok_or(StoreError::NotFound(from.to_string()))?;
                     if !a.outgoing.iter().any(|o| o.txid == hash) {
+                        // Its inputs are gone when the account no longer holds them.
+                        let st = state_of(&a, now);
+                        if st.unlocked < out.amount.saturating_add(out.fee) {
+                            return Ok(Err(WalletError::Rejected(
+                                "double spend: its inputs were spent".into(),
+                            )));
+                        }
                         a.outgoing.push(out);
                         tx.sandbox_put(&acct_key(from), &a)?;
                     }

@@ -64,7 +64,12 @@ pub async fn show(State(st): State<AppState>, Path(id): Path<String>) -> Result<
             }
         });
     let hid = op.id.clone();
-    let health = st.store.run(move |s| s.health(&hid).map_err(AppError::from)).await.ok().and_then(|mut h| h.pop());
+    let health = st
+        .store
+        .run(move |s| s.health(&hid).map_err(AppError::from))
+        .await
+        .ok()
+        .and_then(|mut h| h.pop());
     let refresh = matches!(
         op.state,
         OpState::AwaitingFunds | OpState::Funded | OpState::Launching
