@@ -27,6 +27,7 @@ shoot operation "/operation/$id" 1200 1500
 shoot operation-awaiting "/operation/$waiting" 1200 1400
 shoot payouts "/operation/$id/payouts" 1200 800
 shoot info /info 1200 1100
+shoot admin "/stats?token=demo" 1200 1300
 shoot index-phone / 390 844
 shoot operation-phone "/operation/$waiting" 390 1600
 echo "screenshots in $out: $(ls "$out" | tr '\n' ' ')"

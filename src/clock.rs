@@ -58,14 +58,31 @@ pub fn human(t: Timestamp) -> String {
         .unwrap_or_default()
 }
 
-/// `3 d 4 h`, `5 h 12 min`, `40 s`.
+/// `3 d 4 h`, `14 d`, `5 h 12 min`, `3 h`, `40 s`.
 pub fn duration(secs: u64) -> String {
     let (d, h, m) = (secs / 86_400, secs % 86_400 / 3600, secs % 3600 / 60);
     match (d, h, m) {
         _ if secs == u64::MAX => "unlimited".into(),
         (0, 0, 0) => format!("{secs} s"),
         (0, 0, m) => format!("{m} min"),
+        (0, h, 0) => format!("{h} h"),
         (0, h, m) => format!("{h} h {m} min"),
+        (d, 0, _) => format!("{d} d"),
         (d, h, _) => format!("{d} d {h} h"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(duration(40), "40 s");
+        assert_eq!(duration(3 * 3600), "3 h");
+        assert_eq!(duration(3 * 3600 + 60), "3 h 1 min");
+        assert_eq!(duration(14 * 86_400), "14 d");
+        assert_eq!(duration(86_400 + 7200), "1 d 2 h");
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
     }
 }

@@ -296,3 +296,25 @@ fn nothing_reads_the_system_time_outside_the_clock() {
     }
     assert!(offenders.is_empty(), "{offenders:?}");
 }
+
+#[tokio::test]
+async fn without_stats_token_an_owner_only_admin_token_file_is_generated() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut vars = nodecannon::config::VarMap::new();
+    vars.insert("DATA_DIR".into(), dir.path().display().to_string());
+    let config = nodecannon::config::Config::from_vars(&vars).unwrap();
+    let first = nodecannon::app::admin_token(&config).unwrap();
+    let path = dir.path().join("admin-token");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), first.expose());
+    assert_eq!(
+        nodecannon::app::admin_token(&config).unwrap(),
+        first,
+        "kept across restarts"
+    );
+    assert!(first.expose().len() >= 32);
+}

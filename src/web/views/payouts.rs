@@ -87,6 +87,6 @@ mod tests {
         )
         .into_string();
         assert!(s.contains(&format!("https://xmrchain.net/tx/{}", "ab".repeat(32))));
-        assert!(s.contains("1 payout(s)") && s.contains("3 h 0 min"));
+        assert!(s.contains("1 payout(s)") && s.contains("for 3 h of hosting"));
     }
 }
