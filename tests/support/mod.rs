@@ -1,5 +1,8 @@
-//! Shared helpers: a sandbox server on port 0 with a manual clock, driven over HTTP.
+//! Shared helpers: a sandbox server on port 0 with a manual clock, driven over HTTP,
+//! and a real regtest monerod + monero-wallet-rpc (`monero`).
 #![allow(dead_code)]
+
+pub mod monero;
 
 use std::sync::Arc;
 

@@ -1,0 +1,264 @@
+//! The real wallet: monero-wallet-rpc, one account per operation.
+
+mod rpc;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::json;
+
+pub use rpc::{Rpc, rpc_error};
+use rpc::{SLOW_TIMEOUT, TIMEOUT};
+
+use crate::cache::DEFAULT_FEE_ESTIMATE;
+use crate::clients::wallet::{
+    Account, AccountState, BuiltTx, Transfer, TransferStatus, Wallet, WalletError,
+};
+use crate::domain::money::Pico;
+use crate::metrics::Metrics;
+
+/// Confirmations after which an incoming transfer is spendable.
+pub const UNLOCK_CONFIRMATIONS: u64 = 10;
+
+/// monero-wallet-rpc behind the [`Wallet`] trait.
+pub struct WalletRpc {
+    rpc: Rpc,
+}
+
+impl WalletRpc {
+    /// A client of the wallet at `endpoint` with Digest credentials (empty user: none).
+    pub fn new(
+        http: reqwest::Client,
+        endpoint: &str,
+        user: &str,
+        pass: &str,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            rpc: Rpc::new(http, endpoint, user, pass, metrics),
+        }
+    }
+
+    /// The raw JSON-RPC client (tests, diagnostics).
+    pub fn rpc(&self) -> &Rpc {
+        &self.rpc
+    }
+}
+
+#[derive(Deserialize)]
+struct Created {
+    account_index: u32,
+    address: String,
+}
+
+#[derive(Deserialize)]
+struct Accounts {
+    #[serde(default)]
+    subaddress_accounts: Vec<AccountRow>,
+}
+
+#[derive(Deserialize)]
+struct AccountRow {
+    account_index: u32,
+    base_address: String,
+    #[serde(default)]
+    label: String,
+}
+
+#[derive(Deserialize)]
+struct Balance {
+    balance: u64,
+    unlocked_balance: u64,
+}
+
+#[derive(Deserialize, Default)]
+struct Transfers {
+    #[serde(default, rename = "in")]
+    incoming: Vec<TransferRow>,
+    #[serde(default)]
+    pool: Vec<TransferRow>,
+}
+
+#[derive(Deserialize)]
+struct TransferRow {
+    txid: String,
+    amount: u64,
+    #[serde(default)]
+    confirmations: u64,
+    #[serde(default)]
+    timestamp: i64,
+    #[serde(default)]
+    unlock_time: u64,
+}
+
+#[derive(Deserialize)]
+struct Built {
+    tx_hash: String,
+    #[serde(default)]
+    tx_metadata: String,
+    amount: u64,
+    fee: u64,
+}
+
+#[derive(Deserialize)]
+struct Swept {
+    #[serde(default)]
+    tx_hash_list: Vec<String>,
+    #[serde(default)]
+    tx_metadata_list: Vec<String>,
+    #[serde(default)]
+    amount_list: Vec<u64>,
+    #[serde(default)]
+    fee_list: Vec<u64>,
+}
+
+#[derive(Deserialize)]
+struct Relayed {
+    tx_hash: String,
+}
+
+fn transfer(t: TransferRow, pool: bool) -> Transfer {
+    let status = match (pool, t.unlock_time, t.confirmations) {
+        (_, u, _) if u != 0 => TransferStatus::Ignored,
+        (true, _, _) => TransferStatus::Pool,
+        (false, _, c) if c >= UNLOCK_CONFIRMATIONS => TransferStatus::Unlocked,
+        _ => TransferStatus::Locked,
+    };
+    Transfer {
+        txid: t.txid,
+        amount: t.amount,
+        seen_at: t.timestamp,
+        confirmations: t.confirmations,
+        blocks_to_unlock: UNLOCK_CONFIRMATIONS.saturating_sub(t.confirmations),
+        status,
+    }
+}
+
+#[async_trait]
+impl Wallet for WalletRpc {
+    async fn create_account(&self, label: &str) -> Result<Account, WalletError> {
+        let c: Created = self
+            .rpc
+            .call("create_account", json!({ "label": label }), TIMEOUT)
+            .await?;
+        // Stored at once so a crash cannot hand the same index out again.
+        let _: serde_json::Value = self.rpc.call("store", json!({}), SLOW_TIMEOUT).await?;
+        Ok(Account {
+            index: c.account_index,
+            address: c.address,
+            label: label.to_string(),
+        })
+    }
+
+    async fn accounts(&self) -> Result<Vec<Account>, WalletError> {
+        let a: Accounts = self.rpc.call("get_accounts", json!({}), TIMEOUT).await?;
+        Ok(a.subaddress_accounts
+            .into_iter()
+            .map(|r| Account {
+                index: r.account_index,
+                address: r.base_address,
+                label: r.label,
+            })
+            .collect())
+    }
+
+    async fn account_state(&self, index: u32) -> Result<AccountState, WalletError> {
+        let b: Balance = self
+            .rpc
+            .call("get_balance", json!({ "account_index": index }), TIMEOUT)
+            .await?;
+        let params =
+            json!({ "in": true, "pool": true, "account_index": index, "subaddr_indices": [] });
+        let t: Transfers = self.rpc.call("get_transfers", params, TIMEOUT).await?;
+        let mut transfers: Vec<Transfer> = t.pool.into_iter().map(|r| transfer(r, true)).collect();
+        transfers.extend(t.incoming.into_iter().map(|r| transfer(r, false)));
+        transfers.sort_by_key(|t| t.seen_at);
+        Ok(AccountState {
+            balance: b.balance,
+            unlocked: b.unlocked_balance,
+            transfers,
+        })
+    }
+
+    async fn fee_estimate(&self) -> Result<Pico, WalletError> {
+        // wallet-rpc has no fee estimate of its own; the real fee is what the
+        // built transaction says. Pages and the runway use a conservative figure.
+        Ok(DEFAULT_FEE_ESTIMATE)
+    }
+
+    async fn build_transfer(
+        &self,
+        from: u32,
+        address: &str,
+        amount: Pico,
+    ) -> Result<BuiltTx, WalletError> {
+        let params = json!({
+            "destinations": [{ "amount": amount, "address": address }],
+            "account_index": from,
+            "priority": 0,
+            "do_not_relay": true,
+            "get_tx_metadata": true,
+        });
+        let b: Built = self.rpc.call("transfer", params, SLOW_TIMEOUT).await?;
+        Ok(BuiltTx {
+            hash: b.tx_hash,
+            metadata: b.tx_metadata,
+            amount: b.amount,
+            fee: b.fee,
+        })
+    }
+
+    async fn build_sweep(&self, from: u32, address: &str) -> Result<BuiltTx, WalletError> {
+        let params = json!({
+            "address": address,
+            "account_index": from,
+            "subaddr_indices_all": true,
+            "priority": 0,
+            "do_not_relay": true,
+            "get_tx_metadata": true,
+        });
+        let s: Swept = self.rpc.call("sweep_all", params, SLOW_TIMEOUT).await?;
+        match (s.tx_hash_list.as_slice(), s.tx_metadata_list.as_slice()) {
+            ([hash], [meta]) => Ok(BuiltTx {
+                hash: hash.clone(),
+                metadata: meta.clone(),
+                amount: s.amount_list.first().copied().unwrap_or(0),
+                fee: s.fee_list.first().copied().unwrap_or(0),
+            }),
+            ([], _) => Err(WalletError::NotEnoughUnlocked),
+            (many, _) => Err(WalletError::Rpc {
+                code: 0,
+                message: format!(
+                    "the sweep needs {} transactions; only one at a time is supported",
+                    many.len()
+                ),
+            }),
+        }
+    }
+
+    async fn relay(&self, metadata: &str) -> Result<String, WalletError> {
+        let r: Relayed = self
+            .rpc
+            .call("relay_tx", json!({ "hex": metadata }), SLOW_TIMEOUT)
+            .await?;
+        Ok(r.tx_hash)
+    }
+
+    async fn knows_tx(&self, from: u32, hash: &str) -> Result<bool, WalletError> {
+        let r: Result<serde_json::Value, _> = self
+            .rpc
+            .call(
+                "get_transfer_by_txid",
+                json!({ "txid": hash, "account_index": from }),
+                TIMEOUT,
+            )
+            .await;
+        match r {
+            Ok(_) => Ok(true),
+            // WALLET_RPC_ERROR_CODE_WRONG_TXID: "Transaction not found."
+            Err(WalletError::Rpc { code: -8, .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! A real regtest monerod and monero-wallet-rpc (Debian's `monero`) on free
+//! loopback ports, with a wallet created and helpers to mine. Stopped on drop.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use nodecannon::clients::monero::WalletRpc;
+use nodecannon::metrics::Metrics;
+use serde_json::{Value, json};
+
+pub const USER: &str = "nc";
+pub const PASS: &str = "regtest-pass";
+
+/// The running pair.
+pub struct Regtest {
+    monerod: Child,
+    wallet: Option<Child>,
+    pub daemon_port: u16,
+    pub wallet_port: u16,
+    pub dir: tempfile::TempDir,
+    http: reqwest::Client,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn spawn(cmd: &str, args: &[String], log: &std::path::Path) -> Child {
+    let out = std::fs::File::create(log).unwrap();
+    Command::new(cmd)
+        .args(args)
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("{cmd} could not start ({e}); install Debian's `monero` package")
+        })
+}
+
+impl Regtest {
+    /// Starts monerod and wallet-rpc, creates a wallet, mines `blocks` to its main address.
+    pub async fn start() -> Regtest {
+        let dir = tempfile::tempdir().unwrap();
+        let (daemon_port, p2p, zmq) = (free_port(), free_port(), free_port());
+        let s = |x: &str| x.to_string();
+        let monerod = spawn(
+            "monerod",
+            &[
+                s("--regtest"),
+                s("--offline"),
+                s("--fixed-difficulty"),
+                s("1"),
+                s("--data-dir"),
+                dir.path().join("chain").display().to_string(),
+                s("--rpc-bind-ip"),
+                s("127.0.0.1"),
+                s("--rpc-bind-port"),
+                daemon_port.to_string(),
+                s("--p2p-bind-ip"),
+                s("127.0.0.1"),
+                s("--p2p-bind-port"),
+                p2p.to_string(),
+                s("--zmq-rpc-bind-port"),
+                zmq.to_string(),
+                s("--non-interactive"),
+                s("--no-igd"),
+                s("--log-level"),
+                s("0"),
+            ],
+            &dir.path().join("monerod.log"),
+        );
+        let http = reqwest::Client::new();
+        let mut rt = Regtest {
+            monerod,
+            wallet: None,
+            daemon_port,
+            wallet_port: 0,
+            dir,
+            http,
+        };
+        rt.wait_daemon().await;
+        rt.start_wallet().await;
+        let _: Value = rt
+            .wallet_call(
+                "create_wallet",
+                json!({ "filename": "nodecannon", "language": "English" }),
+            )
+            .await;
+        rt
+    }
+
+    async fn wait_daemon(&self) {
+        for _ in 0..300 {
+            if self.daemon_call("get_info", json!({})).await.is_some() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "monerod did not answer; see {}",
+            self.dir.path().join("monerod.log").display()
+        );
+    }
+
+    /// (Re)starts wallet-rpc on a new free port (the wallet file is kept).
+    pub async fn start_wallet(&mut self) {
+        self.stop_wallet();
+        let port = free_port();
+        let s = |x: &str| x.to_string();
+        let child = spawn(
+            "monero-wallet-rpc",
+            &[
+                s("--daemon-address"),
+                format!("127.0.0.1:{}", self.daemon_port),
+                s("--trusted-daemon"),
+                s("--wallet-dir"),
+                self.dir.path().join("wallets").display().to_string(),
+                s("--rpc-bind-ip"),
+                s("127.0.0.1"),
+                s("--rpc-bind-port"),
+                port.to_string(),
+                s("--rpc-login"),
+                format!("{USER}:{PASS}"),
+                s("--non-interactive"),
+                s("--log-level"),
+                s("0"),
+            ],
+            &self.dir.path().join("wallet-rpc.log"),
+        );
+        std::fs::create_dir_all(self.dir.path().join("wallets")).unwrap();
+        self.wallet = Some(child);
+        self.wallet_port = port;
+        for _ in 0..300 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "monero-wallet-rpc did not listen; see {}",
+            self.dir.path().join("wallet-rpc.log").display()
+        );
+    }
+
+    /// Stops wallet-rpc (faults tests).
+    pub fn stop_wallet(&mut self) {
+        if let Some(mut c) = self.wallet.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.wallet_port)
+    }
+
+    /// The app's client of this wallet.
+    pub fn client(&self, metrics: Arc<Metrics>) -> WalletRpc {
+        WalletRpc::new(
+            reqwest::Client::new(),
+            &self.endpoint(),
+            USER,
+            PASS,
+            metrics,
+        )
+    }
+
+    /// A raw wallet call through the app's own Digest client.
+    pub async fn wallet_call<T: serde::de::DeserializeOwned>(
+        &self,
+        method: &str,
+        params: Value,
+    ) -> T {
+        let c = self.client(Arc::new(Metrics::default()));
+        c.rpc()
+            .call(method, params, Duration::from_secs(120))
+            .await
+            .unwrap_or_else(|e| panic!("{method}: {e}"))
+    }
+
+    async fn daemon_call(&self, method: &str, params: Value) -> Option<Value> {
+        let body = json!({ "jsonrpc": "2.0", "id": "0", "method": method, "params": params });
+        let url = format!("http://127.0.0.1:{}/json_rpc", self.daemon_port);
+        let r = self.http.post(url).json(&body).send().await.ok()?;
+        let v: Value = r.json().await.ok()?;
+        v.get("result").cloned()
+    }
+
+    /// Mines `n` blocks to `address`, then lets the wallet see them.
+    pub async fn mine(&self, n: u64, address: &str) {
+        self.daemon_call(
+            "generateblocks",
+            json!({ "amount_of_blocks": n, "wallet_address": address }),
+        )
+        .await
+        .expect("generateblocks");
+        let _: Value = self.wallet_call("refresh", json!({})).await;
+    }
+
+    /// The main (account 0) address.
+    pub async fn main_address(&self) -> String {
+        let v: Value = self
+            .wallet_call("get_address", json!({ "account_index": 0 }))
+            .await;
+        v["address"].as_str().unwrap().to_string()
+    }
+
+    /// Sends `amount` from account 0 to `address` and returns the tx hash.
+    pub async fn send(&self, address: &str, amount: u64) -> String {
+        let v: Value = self
+            .wallet_call("transfer", json!({ "destinations": [{ "amount": amount, "address": address }], "account_index": 0 }))
+            .await;
+        let _: Value = self.wallet_call("refresh", json!({})).await;
+        v["tx_hash"].as_str().unwrap().to_string()
+    }
+}
+
+impl Drop for Regtest {
+    fn drop(&mut self) {
+        self.stop_wallet();
+        let _ = self.monerod.kill();
+        let _ = self.monerod.wait();
+    }
+}

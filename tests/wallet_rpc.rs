@@ -1,0 +1,113 @@
+//! The monero-wallet-rpc client against a real regtest monerod and wallet-rpc.
+
+mod support;
+
+use std::sync::Arc;
+
+use nodecannon::clients::Wallet;
+use nodecannon::clients::WalletError;
+use nodecannon::clients::wallet::TransferStatus;
+use nodecannon::metrics::Metrics;
+use support::monero::Regtest;
+
+const XMR: u64 = 1_000_000_000_000;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn accounts_transfers_unlock_and_a_payout_built_stored_then_relayed() {
+    let rt = Regtest::start().await;
+    let main = rt.main_address().await;
+    rt.mine(80, &main).await;
+    let wallet = rt.client(Arc::new(Metrics::default()));
+
+    let acct = wallet
+        .create_account("0123456789abcdef0123456789abcdef")
+        .await
+        .unwrap();
+    assert_eq!(acct.index, 1);
+    assert!(
+        acct.address.starts_with('8'),
+        "a subaddress: {}",
+        acct.address
+    );
+    let listed = wallet.accounts().await.unwrap();
+    assert!(
+        listed
+            .iter()
+            .any(|a| a.index == 1 && a.address == acct.address && a.label == acct.label)
+    );
+
+    // Incoming: pool, then locked, then unlocked after 10 blocks.
+    let txid = rt.send(&acct.address, 2 * XMR).await;
+    let st = wallet.account_state(1).await.unwrap();
+    assert_eq!(st.transfers.len(), 1);
+    assert_eq!(
+        (st.transfers[0].txid.as_str(), st.transfers[0].status),
+        (txid.as_str(), TransferStatus::Pool)
+    );
+    assert_eq!(st.in_pool(), 2 * XMR);
+    rt.mine(1, &main).await;
+    let st = wallet.account_state(1).await.unwrap();
+    assert_eq!(st.transfers[0].status, TransferStatus::Locked);
+    assert_eq!((st.balance, st.unlocked), (2 * XMR, 0));
+    rt.mine(10, &main).await;
+    let st = wallet.account_state(1).await.unwrap();
+    assert_eq!(st.transfers[0].status, TransferStatus::Unlocked);
+    assert_eq!(st.unlocked, 2 * XMR);
+
+    // A payout: built without relaying (the wallet records nothing), then relayed.
+    let payout_to = rt.main_address().await;
+    let built = wallet
+        .build_transfer(1, &payout_to, XMR / 10)
+        .await
+        .unwrap();
+    assert_eq!(built.amount, XMR / 10);
+    assert!(built.fee > 0 && !built.metadata.is_empty());
+    assert!(
+        !wallet.knows_tx(1, &built.hash).await.unwrap(),
+        "not relayed yet"
+    );
+    assert_eq!(wallet.relay(&built.metadata).await.unwrap(), built.hash);
+    assert!(wallet.knows_tx(1, &built.hash).await.unwrap());
+    let st = wallet.account_state(1).await.unwrap();
+    assert_eq!(
+        st.balance,
+        2 * XMR - XMR / 10 - built.fee,
+        "amount plus fee left the account"
+    );
+
+    // Not enough unlocked money, a bad address.
+    assert_eq!(
+        wallet
+            .build_transfer(1, &payout_to, 5 * XMR)
+            .await
+            .unwrap_err(),
+        WalletError::NotEnoughMoney
+    );
+    assert!(matches!(
+        wallet
+            .build_transfer(1, "4notanaddress", 1)
+            .await
+            .unwrap_err(),
+        WalletError::InvalidAddress(_)
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_credentials_and_a_stopped_wallet_are_told_apart() {
+    let mut rt = Regtest::start().await;
+    let bad = nodecannon::clients::monero::WalletRpc::new(
+        reqwest::Client::new(),
+        &rt.endpoint(),
+        support::monero::USER,
+        "wrong",
+        Arc::new(Metrics::default()),
+    );
+    assert_eq!(bad.accounts().await.unwrap_err(), WalletError::AuthFailed);
+    let wallet = rt.client(Arc::new(Metrics::default()));
+    assert!(wallet.accounts().await.is_ok());
+    rt.stop_wallet();
+    assert!(matches!(
+        wallet.accounts().await.unwrap_err(),
+        WalletError::Unreachable(_)
+    ));
+}
