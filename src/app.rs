@@ -34,6 +34,19 @@ pub struct AppState {
     pub job_lock: Arc<tokio::sync::Mutex<()>>,
     /// Set once the scheduler runs (for `/status`).
     pub scheduler_running: Arc<std::sync::atomic::AtomicBool>,
+    /// Set when the wallet does not match the store: why money must not move.
+    pub money_block: Arc<std::sync::RwLock<Option<String>>>,
+}
+
+/// The clients an app runs with.
+pub struct Clients {
+    pub wallet: Arc<dyn Wallet>,
+    pub cloud: Arc<dyn Cloud>,
+    pub price: Arc<dyn PriceOracle>,
+    pub node: Arc<dyn NodeProbe>,
+    pub notifier: Arc<dyn Notifier>,
+    /// The simulated services' controls (and the SANDBOX banner), if simulated.
+    pub sandbox: Option<Sandbox>,
 }
 
 /// Why the app could not be built.
@@ -55,23 +68,43 @@ impl AppState {
 
     /// Builds the app with a given clock (tests move it).
     pub fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, StartError> {
-        let store = Store::open(&config.data_dir, clock.now())?;
-        let admin_token = admin_token(&config)?;
-        let metrics = Arc::new(Metrics::default());
         if !config.sandbox {
             return Err(StartError::Config(
-                "this build has only the sandbox clients; the real monero-wallet-rpc and DigitalOcean clients come with a later release. Unset DO_TOKEN and XMR_WALLET_RPC_* (or set SANDBOX=1) to run the sandbox."
+                "this build has the real monero-wallet-rpc client but not yet the DigitalOcean and price clients; unset DO_TOKEN and XMR_WALLET_RPC_* (or set SANDBOX=1) to run the sandbox."
                     .into(),
             ));
         }
-        let sb = Sandbox::new(store.clone(), clock.clone(), metrics.clone());
+        Self::build_with(config, clock, |store, clock, metrics| {
+            let sb = Sandbox::new(store.clone(), clock.clone(), metrics.clone());
+            Ok(Clients {
+                wallet: sb.wallet.clone(),
+                cloud: sb.cloud.clone(),
+                price: sb.price.clone(),
+                node: sb.node.clone(),
+                notifier: Arc::new(LogNotifier),
+                sandbox: Some(sb),
+            })
+        })
+    }
+
+    /// Builds the app with the clients `make` returns (tests compose real and
+    /// simulated parts this way; start-up never mixes them).
+    pub fn build_with(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        make: impl FnOnce(&Store, &Arc<dyn Clock>, &Arc<Metrics>) -> Result<Clients, StartError>,
+    ) -> Result<AppState, StartError> {
+        let store = Store::open(&config.data_dir, clock.now())?;
+        let admin_token = admin_token(&config)?;
+        let metrics = Arc::new(Metrics::default());
+        let c = make(&store, &clock, &metrics)?;
         Ok(AppState {
-            wallet: sb.wallet.clone(),
-            cloud: sb.cloud.clone(),
-            price: sb.price.clone(),
-            node: sb.node.clone(),
-            notifier: Arc::new(LogNotifier),
-            sandbox: Some(sb),
+            wallet: c.wallet,
+            cloud: c.cloud,
+            price: c.price,
+            node: c.node,
+            notifier: c.notifier,
+            sandbox: c.sandbox,
             config: Arc::new(config),
             store,
             clock,
@@ -83,7 +116,59 @@ impl AppState {
                 .build(),
             job_lock: Default::default(),
             scheduler_running: Default::default(),
+            money_block: Default::default(),
         })
+    }
+
+    /// Why jobs that move money are refused, if they are.
+    pub fn money_blocked(&self) -> Option<String> {
+        self.money_block.read().ok().and_then(|b| b.clone())
+    }
+
+    /// Checks that the wallet has every account the store knows, at the
+    /// stored address. On a mismatch, jobs that move money are refused and
+    /// `/status` says why; the log too.
+    pub async fn check_wallet_accounts(&self) -> Result<(), String> {
+        let accounts = self
+            .wallet
+            .accounts()
+            .await
+            .map_err(|e| format!("cannot list the wallet's accounts: {e}"));
+        let ops = self.store.operations().map_err(|e| e.to_string());
+        let verdict = match (accounts, ops) {
+            (Err(e), _) | (_, Err(e)) => Err(e),
+            (Ok(accounts), Ok(ops)) => {
+                let bad: Vec<String> = ops
+                    .iter()
+                    .filter(|o| {
+                        !accounts
+                            .iter()
+                            .any(|a| a.index == o.account_index && a.address == o.address)
+                    })
+                    .map(|o| format!("{} (account {})", o.codename, o.account_index))
+                    .collect();
+                if bad.is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "the wallet does not hold the accounts the store knows for {}; is this the right wallet file? Jobs that move money are stopped.",
+                        bad.join(", ")
+                    ))
+                }
+            }
+        };
+        // An unreachable wallet is not a mismatch: money jobs fail on their own then.
+        let block = match &verdict {
+            Err(m) if !m.starts_with("cannot list") => Some(m.clone()),
+            _ => None,
+        };
+        if let Some(m) = &block {
+            tracing::error!("{m}");
+        }
+        if let Ok(mut b) = self.money_block.write() {
+            *b = block;
+        }
+        verdict
     }
 
     /// Seconds since the epoch, from the injected clock.

@@ -24,6 +24,9 @@ pub async fn run_with(
     shutdown: impl Future<Output = ()> + Send + 'static,
     scheduler: bool,
 ) -> std::io::Result<()> {
+    if let Err(e) = st.check_wallet_accounts().await {
+        tracing::warn!("wallet check at start-up: {e}");
+    }
     if let Err(e) = st.cache.refresh_fee(&st.wallet).await {
         tracing::warn!(error = %e, "no fee estimate from the wallet yet; pages use the default");
     }

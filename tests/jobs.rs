@@ -169,3 +169,40 @@ async fn unknown_jobs_and_missing_tokens_are_refused() {
         (303, "/admin/login")
     );
 }
+
+#[tokio::test]
+async fn a_wallet_that_does_not_match_the_store_stops_money_jobs_and_says_why() {
+    let app = support::start(&[]).await;
+    let id = app.open("alpha").await;
+    assert!(app.state.check_wallet_accounts().await.is_ok());
+    // The store now claims an address the wallet does not have (another wallet file).
+    app.state
+        .store
+        .write(|tx| {
+            let mut op = tx.op(&id)?;
+            op.address = "SANDBOX9999xsomebody-else".into();
+            tx.put_op(&op)?;
+            tx.event(
+                &id,
+                0,
+                nodecannon::domain::event::EventKind::Problem,
+                "test: address changed",
+            )
+        })
+        .unwrap();
+    let why = app.state.check_wallet_accounts().await.unwrap_err();
+    assert!(why.contains("alpha"), "{why}");
+    let r = app
+        .http
+        .post(app.url("/admin/jobs/process-payouts"))
+        .bearer_auth("test-admin-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 503);
+    assert!(r.text().await.unwrap().contains("right wallet file"));
+    let (code, status) = app.get("/status").await;
+    assert_eq!(code, 503);
+    assert!(status.contains("right wallet file"));
+    app.run_job("health").await;
+}

@@ -15,6 +15,9 @@ use crate::error::AppError;
 /// a refusal changes nothing.
 pub async fn cancel(st: &AppState, op: &Operation) -> Result<Operation, AppError> {
     let _guard = st.job_lock.lock().await;
+    if let Some(why) = st.money_blocked() {
+        return Err(AppError::Unavailable(why));
+    }
     let op = crate::ops::get(st, &op.id).await?;
     if !op.state.can_go(State::Cancelled) {
         return Err(AppError::Conflict(format!(

@@ -114,6 +114,13 @@ impl Outcome {
 /// Runs one pass of a job, records it for `/status` and the metrics.
 pub async fn run(st: &AppState, job: Job, dry_run: bool) -> Result<Outcome, AppError> {
     let _guard = st.job_lock.lock().await;
+    if matches!(job, Job::LaunchFunded | Job::ProcessPayouts)
+        && !dry_run
+        && let Some(why) = st.money_blocked()
+    {
+        st.metrics.job_run(job.name(), false);
+        return Err(AppError::Unavailable(why));
+    }
     let mut out = Outcome::new(job, dry_run);
     let result = match job {
         Job::LaunchFunded => launch::run_once(st, &mut out).await,

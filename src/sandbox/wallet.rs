@@ -64,6 +64,17 @@ fn storage(e: StoreError) -> WalletError {
 }
 
 fn load(store: &Store, index: u32) -> Result<SbAccount, WalletError> {
+    if index == 0 {
+        // The main account, as in a real wallet: the appliance's own, empty.
+        let main = SbAccount {
+            index: 0,
+            label: "main".into(),
+            address: "SANDBOX0000xmain".into(),
+            incoming: vec![],
+            outgoing: vec![],
+        };
+        return Ok(main);
+    }
     store
         .sandbox_get::<SbAccount>(&acct_key(index))
         .map_err(storage)?

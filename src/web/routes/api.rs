@@ -253,9 +253,10 @@ pub async fn status(State(st): State<AppState>) -> Response {
         Ok(v) => part(true, format!("schema {v}")),
         Err(e) => part(false, e.to_string()),
     };
-    let wallet = match st.cache.account(&st.wallet, 0).await {
-        Ok(_) | Err(crate::clients::WalletError::Rpc { .. }) => part(true, "answering".into()),
-        Err(e) => part(false, e.to_string()),
+    let wallet = match (st.money_blocked(), st.cache.account(&st.wallet, 0).await) {
+        (Some(why), _) => part(false, why),
+        (None, Ok(_)) => part(true, "answering".into()),
+        (None, Err(e)) => part(false, e.to_string()),
     };
     let cloud = match st
         .cache
