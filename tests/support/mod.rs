@@ -34,6 +34,25 @@ pub async fn start(extra: &[(&str, &str)]) -> TestApp {
 
 /// Starts a sandbox server on an existing data directory.
 pub async fn start_in(dir: tempfile::TempDir, extra: &[(&str, &str)]) -> TestApp {
+    start_with(dir, extra, None).await
+}
+
+/// Starts a server whose wallet is `wallet` (a real one) and whose other
+/// clients are simulated: for tests of the wallet through the whole app.
+/// `wallet` is given the app's metrics, so its calls are counted in `/metrics`.
+pub async fn start_with_wallet(extra: &[(&str, &str)], wallet: MakeWallet) -> TestApp {
+    start_with(tempfile::tempdir().unwrap(), extra, Some(wallet)).await
+}
+
+/// Builds a wallet client on the app's metrics.
+pub type MakeWallet =
+    Box<dyn FnOnce(Arc<nodecannon::metrics::Metrics>) -> Arc<dyn nodecannon::clients::Wallet>>;
+
+async fn start_with(
+    dir: tempfile::TempDir,
+    extra: &[(&str, &str)],
+    wallet: Option<MakeWallet>,
+) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let mut vars = VarMap::new();
@@ -45,7 +64,22 @@ pub async fn start_in(dir: tempfile::TempDir, extra: &[(&str, &str)]) -> TestApp
     }
     let config = Config::from_vars(&vars).unwrap();
     let clock = Arc::new(ManualClock::new(START));
-    let state = AppState::build_with_clock(config, clock.clone()).unwrap();
+    let state = match wallet {
+        None => AppState::build_with_clock(config, clock.clone()).unwrap(),
+        Some(w) => AppState::build_with(config, clock.clone(), |store, clock, metrics| {
+            let sb =
+                nodecannon::sandbox::Sandbox::new(store.clone(), clock.clone(), metrics.clone());
+            Ok(nodecannon::app::Clients {
+                wallet: w(metrics.clone()),
+                cloud: sb.cloud,
+                price: sb.price,
+                node: sb.node,
+                notifier: Arc::new(nodecannon::clients::notify::LogNotifier),
+                sandbox: None,
+            })
+        })
+        .unwrap(),
+    };
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(nodecannon::server::run_with(
         state.clone(),

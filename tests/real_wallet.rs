@@ -1,0 +1,126 @@
+//! The whole app over HTTP with a real monero-wallet-rpc (regtest); the cloud,
+//! price and nodes are simulated here (they have tests of their own).
+
+mod support;
+
+use std::sync::Arc;
+
+use nodecannon::domain::money::due_pico;
+use nodecannon::domain::payout::PayoutStatus;
+use nodecannon::domain::state::State;
+use serde_json::{Value, json};
+use support::monero::Regtest;
+
+const XMR: u64 = 1_000_000_000_000;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_operation_is_funded_launched_and_paid_out_through_a_real_wallet() {
+    let rt = Regtest::start().await;
+    let main = rt.main_address().await;
+    rt.mine(80, &main).await;
+    let (endpoint, user, pass) = (rt.endpoint(), support::monero::USER, support::monero::PASS);
+    let make: support::MakeWallet = Box::new(move |metrics| {
+        Arc::new(nodecannon::clients::monero::WalletRpc::new(
+            reqwest::Client::new(),
+            &endpoint,
+            user,
+            pass,
+            metrics,
+        ))
+    });
+    let app = support::start_with_wallet(
+        &[
+            ("PAYOUT_ADDRESS", &main),
+            ("PAYOUT_FREQUENCY", "3"),
+            ("MIN_FUNDED_HOURS", "24"),
+        ],
+        make,
+    )
+    .await;
+    assert!(app.state.check_wallet_accounts().await.is_ok());
+
+    // A real account; its address on the page.
+    let id = app.open("real-one").await;
+    let op = app.op(&id);
+    assert!(op.account_index >= 1);
+    let (_, page) = app.get(&format!("/operation/{id}")).await;
+    assert!(page.contains(&op.address) && !page.contains("SANDBOX"));
+
+    // Payment seen in the pool, then locked, then unlocked.
+    rt.send(&op.address, 2 * XMR).await;
+    app.state.cache.forget_account(op.account_index).await;
+    let (_, page) = app.get(&format!("/operation/{id}")).await;
+    assert!(page.contains("in the pool"), "payment seen at once");
+    rt.mine(1, &main).await;
+    app.state.cache.forget_account(op.account_index).await;
+    let (_, page) = app.get(&format!("/operation/{id}")).await;
+    assert!(
+        page.contains("unlocks in 9 blocks"),
+        "locked, counting down"
+    );
+    rt.mine(10, &main).await;
+    app.run_job("launch-funded").await;
+    app.advance(30);
+    app.run_job("launch-funded").await;
+    assert_eq!(app.op(&id).state, State::Active);
+
+    // A payout of exactly what is due, to PAYOUT_ADDRESS, recorded and relayed.
+    app.advance(3 * 3600);
+    app.run_job("process-payouts").await;
+    let payouts = app.state.store.payouts(&id).unwrap();
+    assert_eq!(payouts.len(), 1);
+    let p = &payouts[0];
+    assert_eq!(p.status, PayoutStatus::Relayed);
+    assert_eq!(p.amount, due_pico(p.seconds, p.cost_per_hour, p.price));
+    let (_, page) = app.get(&format!("/operation/{id}/payouts")).await;
+    assert!(page.contains(&p.tx_hash));
+
+    // The wallet's outgoing transfers and the store's payouts agree.
+    let out: Value = rt
+        .wallet_call(
+            "get_transfers",
+            json!({ "out": true, "pending": true, "account_index": op.account_index }),
+        )
+        .await;
+    let mut sent: Vec<(String, u64, u64)> = ["out", "pending"]
+        .iter()
+        .flat_map(|k| out[*k].as_array().cloned().unwrap_or_default())
+        .map(|t| {
+            (
+                t["txid"].as_str().unwrap().to_string(),
+                t["amount"].as_u64().unwrap(),
+                t["fee"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    sent.sort();
+    assert_eq!(sent, vec![(p.tx_hash.clone(), p.amount, p.fee)]);
+    // The operator's address received it.
+    let incoming: Value = rt
+        .wallet_call(
+            "get_transfer_by_txid",
+            json!({ "txid": p.tx_hash, "account_index": 0 }),
+        )
+        .await;
+    let got: u64 = incoming["transfers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["type"] != "out" && t["type"] != "pending")
+        .map(|t| t["amount"].as_u64().unwrap())
+        .sum();
+    assert_eq!(got, p.amount, "PAYOUT_ADDRESS received exactly the payout");
+
+    // A warm cache: the operation page costs no wallet call.
+    let (_, _) = app.get(&format!("/operation/{id}")).await;
+    let before = app.state.metrics.client_calls("wallet");
+    for _ in 0..5 {
+        app.get(&format!("/operation/{id}")).await;
+    }
+    assert!(before > 0, "the wallet's calls are counted");
+    assert_eq!(
+        app.state.metrics.client_calls("wallet"),
+        before,
+        "no wallet call per view with a warm cache"
+    );
+}
