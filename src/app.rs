@@ -36,6 +36,8 @@ pub struct AppState {
     pub scheduler_running: Arc<std::sync::atomic::AtomicBool>,
     /// Set when the wallet does not match the store: why money must not move.
     pub money_block: Arc<std::sync::RwLock<Option<String>>>,
+    /// Named points where a test makes the work stop as a crash would.
+    pub failpoints: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 /// The clients an app runs with.
@@ -117,7 +119,33 @@ impl AppState {
             job_lock: Default::default(),
             scheduler_running: Default::default(),
             money_block: Default::default(),
+            failpoints: Default::default(),
         })
+    }
+
+    /// Arms a failpoint: the next time the work reaches `name`, it stops there
+    /// as if the process had died (everything committed before stays, nothing
+    /// after happens). Tests then restart the app on the same data.
+    pub fn arm_failpoint(&self, name: &str) {
+        if let Ok(mut f) = self.failpoints.lock() {
+            f.insert(name.to_string());
+        }
+    }
+
+    /// Stops here if a test armed `name` (once).
+    pub fn failpoint(&self, name: &str) -> Result<(), crate::error::AppError> {
+        let hit = self
+            .failpoints
+            .lock()
+            .map(|mut f| f.remove(name))
+            .unwrap_or(false);
+        if hit {
+            tracing::warn!(failpoint = name, "failpoint hit: stopping as a crash would");
+            return Err(crate::error::AppError::Internal(format!(
+                "failpoint {name}"
+            )));
+        }
+        Ok(())
     }
 
     /// Why jobs that move money are refused, if they are.

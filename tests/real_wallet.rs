@@ -5,6 +5,7 @@ mod support;
 
 use std::sync::Arc;
 
+use nodecannon::clock::Clock;
 use nodecannon::domain::money::due_pico;
 use nodecannon::domain::payout::PayoutStatus;
 use nodecannon::domain::state::State;
@@ -123,4 +124,115 @@ async fn an_operation_is_funded_launched_and_paid_out_through_a_real_wallet() {
         before,
         "no wallet call per view with a warm cache"
     );
+}
+
+const EXTRA: [(&str, &str); 2] = [("PAYOUT_FREQUENCY", "3"), ("MIN_FUNDED_HOURS", "24")];
+
+fn make(rt: &Regtest) -> support::MakeWallet {
+    let endpoint = rt.endpoint();
+    Box::new(move |metrics| {
+        Arc::new(nodecannon::clients::monero::WalletRpc::new(
+            reqwest::Client::new(),
+            &endpoint,
+            support::monero::USER,
+            support::monero::PASS,
+            metrics,
+        ))
+    })
+}
+
+/// Transactions that left an account, as the wallet sees them.
+async fn sent_from(rt: &Regtest, account: u32) -> Vec<String> {
+    let out: Value = rt
+        .wallet_call(
+            "get_transfers",
+            json!({ "out": true, "pending": true, "account_index": account }),
+        )
+        .await;
+    let mut ids: Vec<String> = ["out", "pending"]
+        .iter()
+        .flat_map(|k| out[*k].as_array().cloned().unwrap_or_default())
+        .map(|t| t["txid"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// Stops the payout at `point` as a crash would, restarts the app on the same
+/// data, and checks that exactly one transaction left the account for the period.
+async fn crash_during_a_payout_at(point: &str) {
+    let rt = Regtest::start().await;
+    let main = rt.main_address().await;
+    rt.mine(80, &main).await;
+    let mut extra = EXTRA.to_vec();
+    extra.push(("PAYOUT_ADDRESS", &main));
+    let app = support::start_with_wallet(&extra, make(&rt)).await;
+    let id = app.open("crashy").await;
+    let op = app.op(&id);
+    rt.send(&op.address, 2 * XMR).await;
+    rt.mine(11, &main).await;
+    app.run_job("launch-funded").await;
+    app.advance(30);
+    app.run_job("launch-funded").await;
+    let billed = app.op(&id).billed_until.unwrap();
+    app.advance(3 * 3600);
+    app.state.arm_failpoint(point);
+    let r = app
+        .http
+        .post(app.url("/admin/jobs/process-payouts"))
+        .bearer_auth("test-admin-token")
+        .send()
+        .await
+        .unwrap();
+    let out: Value = r.json().await.unwrap();
+    assert!(
+        out["errors"]
+            .to_string()
+            .contains(&format!("failpoint {point}")),
+        "{out}"
+    );
+    let now = app.clock.now();
+    let dir = app.stop().await;
+
+    let app = support::restart_with_wallet(dir, &extra, make(&rt)).await;
+    app.clock.set(now);
+    app.run_job("process-payouts").await;
+    app.run_job("process-payouts").await;
+    let payouts = app.state.store.payouts(&id).unwrap();
+    let relayed: Vec<_> = payouts
+        .iter()
+        .filter(|p| p.status == PayoutStatus::Relayed)
+        .collect();
+    assert_eq!(relayed.len(), 1, "{point}: {payouts:?}");
+    assert_eq!(
+        sent_from(&rt, op.account_index).await,
+        vec![relayed[0].tx_hash.clone()],
+        "{point}: one transaction left"
+    );
+    assert_eq!(
+        app.op(&id).billed_until,
+        Some(billed + relayed[0].seconds as i64),
+        "{point}: billed once"
+    );
+    assert_eq!(
+        relayed[0].seconds,
+        3 * 3600 + 30,
+        "{point}: the whole period since the droplet was made"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crash_after_building_a_payout_sends_exactly_one_transaction() {
+    crash_during_a_payout_at("send:built").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crash_after_storing_a_payout_sends_exactly_one_transaction() {
+    crash_during_a_payout_at("send:stored").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crash_after_relaying_a_payout_sends_exactly_one_transaction() {
+    crash_during_a_payout_at("send:relayed").await;
 }

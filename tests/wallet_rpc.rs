@@ -105,6 +105,18 @@ async fn wrong_credentials_and_a_stopped_wallet_are_told_apart() {
     assert_eq!(bad.accounts().await.unwrap_err(), WalletError::AuthFailed);
     let wallet = rt.client(Arc::new(Metrics::default()));
     assert!(wallet.accounts().await.is_ok());
+    // Every fresh client answers the challenge on its first connection: no spurious refusals.
+    for _ in 0..100 {
+        assert!(
+            rt.client(Arc::new(Metrics::default()))
+                .accounts()
+                .await
+                .is_ok()
+        );
+    }
+    for _ in 0..100 {
+        assert!(wallet.accounts().await.is_ok());
+    }
     rt.stop_wallet();
     assert!(matches!(
         wallet.accounts().await.unwrap_err(),

@@ -74,6 +74,7 @@ async fn send_once(
         Amount::Exact(x) => Some(st.wallet.build_transfer(op.account_index, s.to, x).await?),
         Amount::Sweep => Some(st.wallet.build_sweep(op.account_index, s.to).await?),
     };
+    st.failpoint("send:built")?;
     let (id, now) = (op.id.clone(), st.now());
     let (op, payout) = st
         .store
@@ -130,6 +131,7 @@ async fn send_once(
             })
         })
         .await?;
+    st.failpoint("send:stored")?;
     let payout = match payout {
         Some(p) => Some(relay(st, p).await?),
         None => None,
@@ -145,6 +147,7 @@ async fn relay(st: &AppState, mut p: Payout) -> Result<Payout, AppError> {
         Err(WalletError::Rejected(reason)) => p.status = PayoutStatus::Dead(reason),
         Err(e) => return Err(e.into()),
     }
+    st.failpoint("send:relayed")?;
     p.tx_metadata.clear();
     let stored = p.clone();
     st.store

@@ -44,6 +44,15 @@ pub async fn start_with_wallet(extra: &[(&str, &str)], wallet: MakeWallet) -> Te
     start_with(tempfile::tempdir().unwrap(), extra, Some(wallet)).await
 }
 
+/// Like [`start_with_wallet`], on an existing data directory (a restart).
+pub async fn restart_with_wallet(
+    dir: tempfile::TempDir,
+    extra: &[(&str, &str)],
+    wallet: MakeWallet,
+) -> TestApp {
+    start_with(dir, extra, Some(wallet)).await
+}
+
 /// Builds a wallet client on the app's metrics.
 pub type MakeWallet =
     Box<dyn FnOnce(Arc<nodecannon::metrics::Metrics>) -> Arc<dyn nodecannon::clients::Wallet>>;

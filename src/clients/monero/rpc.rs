@@ -1,12 +1,16 @@
-//! JSON-RPC to monero-wallet-rpc: HTTP Digest auth (diqwest, one session so
-//! the challenge is answered on the same pooled connection), a timeout per
-//! call, and one queue so calls reach the single-threaded wallet one at a time.
+//! JSON-RPC to monero-wallet-rpc: HTTP Digest auth, a timeout per call, and
+//! one queue so calls reach the single-threaded wallet one at a time.
+//!
+//! wallet-rpc ties its Digest nonce to the connection and answers with two
+//! challenges (MD5 and MD5-sess). The answer must come back on the same
+//! connection, so the 401's body is read to the end (which returns the
+//! connection to the pool) before the answer is sent; the digest itself is
+//! computed by the `digest_auth` crate.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use diqwest::WithDigestAuth;
-use diqwest::session::DigestAuthSession;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
@@ -22,7 +26,8 @@ pub const SLOW_TIMEOUT: Duration = Duration::from_secs(120);
 pub struct Rpc {
     http: reqwest::Client,
     url: String,
-    auth: Option<DigestAuthSession>,
+    path: String,
+    creds: Option<(String, String)>,
     queue: tokio::sync::Mutex<()>,
     metrics: Arc<Metrics>,
 }
@@ -36,11 +41,16 @@ impl Rpc {
         pass: &str,
         metrics: Arc<Metrics>,
     ) -> Self {
-        let auth = (!user.is_empty()).then(|| DigestAuthSession::new(user, pass));
+        let creds = (!user.is_empty()).then(|| (user.to_string(), pass.to_string()));
+        let url = format!("{}/json_rpc", endpoint.trim_end_matches('/'));
+        let path = reqwest::Url::parse(&url)
+            .map(|u| u.path().to_string())
+            .unwrap_or_else(|_| "/json_rpc".into());
         Self {
             http,
-            url: format!("{}/json_rpc", endpoint.trim_end_matches('/')),
-            auth,
+            url,
+            path,
+            creds,
             queue: Default::default(),
             metrics,
         }
@@ -56,19 +66,63 @@ impl Rpc {
         let _turn = self.queue.lock().await;
         self.metrics.client_call("wallet");
         let body = json!({ "jsonrpc": "2.0", "id": "0", "method": method, "params": params });
-        let req = self.http.post(&self.url).json(&body).timeout(timeout);
-        let resp = match &self.auth {
-            Some(a) => req
-                .send_digest_auth(a)
-                .await
-                .map_err(|e| transport(&e.to_string(), timeout))?,
-            None => req
-                .send()
-                .await
-                .map_err(|e| transport(&e.to_string(), timeout))?,
+        let body = serde_json::to_vec(&body).unwrap_or_default();
+        let mut answer: Option<String> = None;
+        let mut attempt = 0;
+        let resp = loop {
+            attempt += 1;
+            let mut req = self
+                .http
+                .post(&self.url)
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.clone())
+                .timeout(timeout);
+            if let Some(a) = &answer {
+                req = req.header(AUTHORIZATION, a);
+            }
+            let resp = req.send().await.map_err(|e| transport(&e))?;
+            if resp.status().as_u16() != 401 {
+                break resp;
+            }
+            // Wrong credentials get a 401 for the answer too; a stale nonce gets one more try.
+            let Some((user, pass)) = &self.creds else {
+                return Err(WalletError::AuthFailed);
+            };
+            if attempt >= 3 {
+                return Err(WalletError::AuthFailed);
+            }
+            let challenges: Vec<String> = resp
+                .headers()
+                .get_all(WWW_AUTHENTICATE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .map(String::from)
+                .collect();
+            let challenge = challenges
+                .iter()
+                .find(|c| !c.contains("MD5-sess"))
+                .or(challenges.first())
+                .ok_or_else(|| {
+                    WalletError::Unreachable("a 401 without a Digest challenge".into())
+                })?;
+            let mut prompt = digest_auth::parse(challenge).map_err(|e| {
+                WalletError::Unreachable(format!("unreadable Digest challenge: {e}"))
+            })?;
+            // Read the 401 to its end so the answer goes out on the same connection.
+            let _ = resp.bytes().await;
+            let ctx = digest_auth::AuthContext::new_post(
+                user.as_str(),
+                pass.as_str(),
+                self.path.as_str(),
+                Some(body.as_slice()),
+            );
+            let header = prompt
+                .respond(&ctx)
+                .map_err(|e| WalletError::Unreachable(format!("Digest answer: {e}")))?;
+            answer = Some(header.to_header_string());
         };
         match resp.status().as_u16() {
-            401 | 403 => return Err(WalletError::AuthFailed),
+            403 => return Err(WalletError::AuthFailed),
             200 => {}
             s => {
                 return Err(WalletError::Unreachable(format!(
@@ -76,10 +130,7 @@ impl Rpc {
                 )));
             }
         }
-        let v: Value = resp
-            .json()
-            .await
-            .map_err(|e| transport(&e.to_string(), timeout))?;
+        let v: Value = resp.json().await.map_err(|e| transport(&e))?;
         if let Some(err) = v.get("error") {
             let code = err["code"].as_i64().unwrap_or(0);
             let message = err["message"].as_str().unwrap_or("").to_string();
@@ -94,12 +145,11 @@ impl Rpc {
     }
 }
 
-fn transport(msg: &str, timeout: Duration) -> WalletError {
-    if msg.contains("timed out") || msg.contains("timeout") {
+fn transport(e: &reqwest::Error) -> WalletError {
+    if e.is_timeout() {
         WalletError::Busy
     } else {
-        let _ = timeout;
-        WalletError::Unreachable(msg.to_string())
+        WalletError::Unreachable(e.to_string())
     }
 }
 
