@@ -722,6 +722,25 @@ mod tests {
     }
 
     #[test]
+    fn payout_address_is_checked_for_the_network() {
+        let good = "4BGWfekEQCkjpFKevfkKcH9xEPkQgvaApe9joPaXqj4fVDpv1rDufyUZMEPuVGkjhEWvUjPJZyajW2tbSTvo6Udo23TeuuC";
+        assert!(Config::from_vars(&vars(&[("PAYOUT_ADDRESS", good)])).is_ok());
+        let e = Config::from_vars(&vars(&[(
+            "PAYOUT_ADDRESS",
+            &good.replace("Udo23", "Udo24"),
+        )]))
+        .unwrap_err();
+        assert_eq!(e.var, "PAYOUT_ADDRESS");
+        assert!(e.message.contains("checksum"), "{e}");
+        let e = Config::from_vars(&vars(&[
+            ("PAYOUT_ADDRESS", good),
+            ("XMR_NETWORK", "stagenet"),
+        ]))
+        .unwrap_err();
+        assert!(e.message.contains("not a stagenet"), "{e}");
+    }
+
+    #[test]
     fn env_file_parsing_and_precedence() {
         let m = parse_env_text("# c\nexport SITE_NAME=\"My Cannon\"\nPAYOUT_FREQUENCY='1.5'\n\n")
             .unwrap();

@@ -150,7 +150,7 @@ async fn an_end_is_recorded_before_the_node_is_destroyed_and_destruction_is_retr
 #[tokio::test]
 async fn cancel_pays_what_is_due_then_refunds_the_rest_and_records_it() {
     let app = support::start(&[("PAYOUT_FREQUENCY", "3")]).await;
-    let refund = format!("4{}", "A".repeat(94));
+    let refund = "4BGWfekEQCkjpFKevfkKcH9xEPkQgvaApe9joPaXqj4fVDpv1rDufyUZMEPuVGkjhEWvUjPJZyajW2tbSTvo6Udo23TeuuC".to_string();
     let id = launched(&app, "alpha", "1", Some(&refund)).await;
     app.advance(H);
     let r = app
