@@ -22,6 +22,10 @@ pub const DEFAULT_FEE_ESTIMATE: Pico = 100_000_000;
 pub struct Caches {
     price: Cache<(), Quote>,
     accounts: Cache<u32, AccountState>,
+    /// The last good read of each account, shown (marked stale) while the wallet is away.
+    last_good: Cache<u32, (Timestamp, AccountState)>,
+    /// Recent failures, so a wallet that is away is not asked again on every view.
+    failures: Cache<u32, WalletError>,
     fee: std::sync::RwLock<Option<Pico>>,
     /// Rendered QR codes by operation id (they never change).
     pub qr: Cache<String, Arc<Vec<u8>>>,
@@ -39,6 +43,11 @@ impl Default for Caches {
             accounts: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(ttl(20))
+                .build(),
+            last_good: Cache::builder().max_capacity(100_000).build(),
+            failures: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(ttl(10))
                 .build(),
             fee: std::sync::RwLock::new(None),
             qr: Cache::builder().max_capacity(10_000).build(),
@@ -72,6 +81,33 @@ impl Caches {
             .await
             .map_err(unarc)
     }
+    /// One account's money for a page: fresh (cached), or when the wallet is
+    /// away, the last good read with its time (`Some(t)`: stale since `t`).
+    pub async fn account_or_last(
+        &self,
+        w: &Arc<dyn Wallet>,
+        index: u32,
+        now: Timestamp,
+    ) -> Result<(AccountState, Option<Timestamp>), WalletError> {
+        let fresh = match self.failures.get(&index).await {
+            Some(e) => Err(e),
+            None => self.account(w, index).await,
+        };
+        match fresh {
+            Ok(a) => {
+                self.last_good.insert(index, (now, a.clone())).await;
+                Ok((a, None))
+            }
+            Err(e) => {
+                self.failures.insert(index, e.clone()).await;
+                match self.last_good.get(&index).await {
+                    Some((t, a)) => Ok((a, Some(t))),
+                    None => Err(e),
+                }
+            }
+        }
+    }
+
     /// Stores an account's money a job just read.
     pub async fn put_account(&self, index: u32, state: AccountState) {
         self.accounts.insert(index, state).await;

@@ -236,3 +236,128 @@ async fn a_crash_after_storing_a_payout_sends_exactly_one_transaction() {
 async fn a_crash_after_relaying_a_payout_sends_exactly_one_transaction() {
     crash_during_a_payout_at("send:relayed").await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_the_wallet_away_pages_show_the_last_balances_marked_stale_and_money_jobs_say_why() {
+    let mut rt = Regtest::start().await;
+    let main = rt.main_address().await;
+    let mut extra = EXTRA.to_vec();
+    extra.push(("PAYOUT_ADDRESS", &main));
+    let app = support::start_with_wallet(&extra, make(&rt)).await;
+    let id = app.open("faulty").await;
+    let (code, page) = app.get(&format!("/operation/{id}")).await;
+    assert_eq!(code, 200);
+    assert!(!page.contains("not answering"));
+
+    rt.stop_wallet();
+    app.state
+        .cache
+        .forget_account(app.op(&id).account_index)
+        .await;
+    let (code, page) = app.get(&format!("/operation/{id}")).await;
+    assert_eq!(code, 200, "the page still renders");
+    assert!(page.contains("The wallet is not answering right now: these balances are as of"));
+    assert!(page.contains("Minimum to launch"));
+    let (code, status) = app.get("/status").await;
+    assert_eq!(code, 503);
+    let v: Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(v["parts"]["wallet"]["ok"], false);
+    assert_eq!(v["parts"]["store"]["ok"], true);
+    let r = app
+        .http
+        .post(app.url("/admin/jobs/launch-funded"))
+        .bearer_auth("test-admin-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let out: Value = r.json().await.unwrap();
+    assert!(out["errors"].to_string().contains("wallet"), "{out}");
+    // Opening an operation needs a new account: refused with a message, nothing stored.
+    let n = app.state.store.operations().unwrap().len();
+    let (code, _, page) = app
+        .post_form("/launchpad", "codename=later&region=ams3")
+        .await;
+    assert_eq!(code, 503);
+    assert!(page.contains("The wallet is not available right now"));
+    assert_eq!(app.state.store.operations().unwrap().len(), n);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_credentials_refuse_new_operations_with_a_message() {
+    let rt = Regtest::start().await;
+    let main = rt.main_address().await;
+    let endpoint = rt.endpoint();
+    let make: support::MakeWallet = Box::new(move |metrics| {
+        Arc::new(nodecannon::clients::monero::WalletRpc::new(
+            reqwest::Client::new(),
+            &endpoint,
+            support::monero::USER,
+            "wrong",
+            metrics,
+        ))
+    });
+    let app = support::start_with_wallet(&[("PAYOUT_ADDRESS", &main)], make).await;
+    let (code, _, page) = app
+        .post_form("/launchpad", "codename=nope&region=ams3")
+        .await;
+    assert_eq!(code, 503);
+    assert!(page.contains("refused the credentials"), "{page}");
+    assert!(app.state.store.operations().unwrap().is_empty());
+    let (_, status) = app.get("/status").await;
+    assert!(status.contains("refused the credentials"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cancel_refunds_what_is_left_once_the_change_unlocks() {
+    let rt = Regtest::start().await;
+    let main = rt.main_address().await;
+    rt.mine(80, &main).await;
+    let refund_to: Value = rt
+        .wallet_call("create_account", json!({ "label": "visitor" }))
+        .await;
+    let refund_to = refund_to["address"].as_str().unwrap().to_string();
+    // A subaddress is a valid refund address too.
+    let mut extra = EXTRA.to_vec();
+    extra.push(("PAYOUT_ADDRESS", &main));
+    let app = support::start_with_wallet(&extra, make(&rt)).await;
+    let (code, loc, page) = app
+        .post_form(
+            "/launchpad",
+            &format!("codename=leaver&region=ams3&refund_address={refund_to}"),
+        )
+        .await;
+    assert_eq!(code, 303, "{page}");
+    let id = loc.unwrap().rsplit('/').next().unwrap().to_string();
+    let op = app.op(&id);
+    rt.send(&op.address, XMR).await;
+    rt.mine(11, &main).await;
+    app.run_job("launch-funded").await;
+    app.advance(30);
+    app.run_job("launch-funded").await;
+    app.advance(3600);
+    let r = app
+        .http
+        .post(app.url("/admin/api/ops/leaver/cancel"))
+        .bearer_auth("test-admin-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(app.op(&id).state, State::Cancelled);
+    // The final payout's change is locked for 10 blocks; then the pass refunds it.
+    rt.mine(11, &main).await;
+    app.run_job("process-payouts").await;
+    let payouts = app.state.store.payouts(&id).unwrap();
+    let refund = payouts
+        .iter()
+        .find(|p| p.kind == nodecannon::domain::payout::PayoutKind::Refund)
+        .expect("a refund");
+    assert_eq!(refund.status, PayoutStatus::Relayed);
+    let st: Value = rt
+        .wallet_call("get_balance", json!({ "account_index": op.account_index }))
+        .await;
+    assert_eq!(st["balance"].as_u64().unwrap(), 0, "nothing left behind");
+    let spent: u64 = payouts.iter().map(|p| p.amount + p.fee).sum();
+    assert_eq!(spent, XMR, "deposits = payouts + fees + refunds + balance");
+}

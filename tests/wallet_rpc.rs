@@ -123,3 +123,29 @@ async fn wrong_credentials_and_a_stopped_wallet_are_told_apart() {
         WalletError::Unreachable(_)
     ));
 }
+
+#[tokio::test]
+async fn a_wallet_that_does_not_answer_in_time_is_busy() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        loop {
+            let (sock, _) = listener.accept().await.unwrap();
+            held.push(sock);
+        }
+    });
+    let wallet = nodecannon::clients::monero::WalletRpc::new(
+        reqwest::Client::new(),
+        &format!("http://{addr}"),
+        "u",
+        "p",
+        Arc::new(Metrics::default()),
+    )
+    .with_max_timeout(std::time::Duration::from_millis(300));
+    assert_eq!(
+        wallet.account_state(1).await.unwrap_err(),
+        WalletError::Busy
+    );
+    hold.abort();
+}

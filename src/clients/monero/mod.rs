@@ -40,6 +40,13 @@ impl WalletRpc {
         }
     }
 
+    /// Caps the timeout of every call (tests of a wallet that hangs).
+    pub fn with_max_timeout(self, t: std::time::Duration) -> Self {
+        Self {
+            rpc: self.rpc.with_max_timeout(t),
+        }
+    }
+
     /// The raw JSON-RPC client (tests, diagnostics).
     pub fn rpc(&self) -> &Rpc {
         &self.rpc

@@ -30,6 +30,8 @@ pub struct Rpc {
     creds: Option<(String, String)>,
     queue: tokio::sync::Mutex<()>,
     metrics: Arc<Metrics>,
+    /// Caps every call's timeout (tests of a wallet that hangs).
+    max_timeout: Duration,
 }
 
 impl Rpc {
@@ -53,7 +55,14 @@ impl Rpc {
             creds,
             queue: Default::default(),
             metrics,
+            max_timeout: SLOW_TIMEOUT,
         }
+    }
+
+    /// Caps the timeout of every call.
+    pub fn with_max_timeout(mut self, t: Duration) -> Self {
+        self.max_timeout = t;
+        self
     }
 
     /// Calls `method`; waits its turn in the queue first.
@@ -65,6 +74,7 @@ impl Rpc {
     ) -> Result<T, WalletError> {
         let _turn = self.queue.lock().await;
         self.metrics.client_call("wallet");
+        let timeout = timeout.min(self.max_timeout);
         let body = json!({ "jsonrpc": "2.0", "id": "0", "method": method, "params": params });
         let body = serde_json::to_vec(&body).unwrap_or_default();
         let mut answer: Option<String> = None;

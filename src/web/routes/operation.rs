@@ -21,7 +21,14 @@ use crate::web::views::{feed as feed_view, operation as view, payouts as payouts
 pub async fn show(State(st): State<AppState>, Path(id): Path<String>) -> Result<Markup, Page> {
     st.metrics.page_view();
     let op = ops::get(&st, &id).await.map_err(|e| page_err(&st, e))?;
-    let account = st.cache.account(&st.wallet, op.account_index).await.ok();
+    let (account, stale_since) = match st
+        .cache
+        .account_or_last(&st.wallet, op.account_index, st.now())
+        .await
+    {
+        Ok((a, stale)) => (Some(a), stale),
+        Err(_) => (None, None),
+    };
     let rates = ops::rates(&st).await.ok();
     let oid = op.id.clone();
     let (events, payouts) = st
@@ -89,6 +96,7 @@ pub async fn show(State(st): State<AppState>, Path(id): Path<String>) -> Result<
         now,
         sandbox: st.sandbox.is_some(),
         notice: None,
+        stale_since,
     };
     Ok(view::render(&chrome(&st, refresh), &p))
 }

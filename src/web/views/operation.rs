@@ -28,6 +28,8 @@ pub struct OperationPage<'a> {
     pub now: i64,
     pub sandbox: bool,
     pub notice: Option<String>,
+    /// Balances are the last good read from this time: the wallet is away.
+    pub stale_since: Option<i64>,
 }
 
 fn balances(a: &AccountState, min: Option<Pico>) -> Markup {
@@ -137,6 +139,9 @@ pub fn render(c: &Chrome, p: &OperationPage) -> Markup {
                     p { "Send XMR to:" }
                     p { code.address { (op.address) } }
                     p { a href=(uri) { "Open in a wallet" } }
+                    @if let Some(t) = p.stale_since {
+                        p.notice.warn role="status" { "The wallet is not answering right now: these balances are as of " (clock::human(t)) "." }
+                    }
                     @match p.account {
                         Some(a) => (balances(a, p.min_to_launch)),
                         None => (notice("warn", "The wallet is not answering right now; balances will show again shortly.")),
@@ -218,6 +223,7 @@ mod tests {
             now: 2000,
             sandbox: true,
             notice: None,
+            stale_since: None,
         };
         let s = render(&crate::web::views::chrome(), &p).into_string();
         for want in [
