@@ -18,6 +18,9 @@ use crate::domain::money::{Micro, Pico};
 /// what a two-output transaction costs at normal priority.
 pub const DEFAULT_FEE_ESTIMATE: Pico = 100_000_000;
 
+/// How long a page waits for the wallet before it shows the last good read.
+pub const PAGE_WAIT: Duration = Duration::from_secs(5);
+
 /// The app's caches.
 pub struct Caches {
     price: Cache<(), Quote>,
@@ -89,17 +92,24 @@ impl Caches {
         index: u32,
         now: Timestamp,
     ) -> Result<(AccountState, Option<Timestamp>), WalletError> {
+        // A page never waits long behind the wallet's queue.
         let fresh = match self.failures.get(&index).await {
-            Some(e) => Err(e),
-            None => self.account(w, index).await,
+            Some(e) => Err((e, false)),
+            None => match tokio::time::timeout(PAGE_WAIT, self.account(w, index)).await {
+                Ok(r) => r.map_err(|e| (e, true)),
+                Err(_) => Err((WalletError::Busy, true)),
+            },
         };
         match fresh {
             Ok(a) => {
                 self.last_good.insert(index, (now, a.clone())).await;
                 Ok((a, None))
             }
-            Err(e) => {
-                self.failures.insert(index, e.clone()).await;
+            Err((e, new)) => {
+                // Remember only fresh failures, so the wallet is asked again after 10 s.
+                if new {
+                    self.failures.insert(index, e.clone()).await;
+                }
                 match self.last_good.get(&index).await {
                     Some((t, a)) => Ok((a, Some(t))),
                     None => Err(e),

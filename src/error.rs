@@ -56,6 +56,9 @@ impl From<WalletError> for AppError {
             WalletError::InvalidAddress(a) => {
                 AppError::BadInput(format!("The wallet refused the address {a}."))
             }
+            e @ (WalletError::NotEnoughMoney
+            | WalletError::NotEnoughUnlocked
+            | WalletError::Rejected(_)) => AppError::Conflict(e.to_string()),
             e => AppError::Unavailable(format!(
                 "The wallet is not available right now ({e}). Try again in a minute."
             )),

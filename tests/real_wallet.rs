@@ -270,9 +270,18 @@ async fn with_the_wallet_away_pages_show_the_last_balances_marked_stale_and_mone
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(
+        r.status().as_u16(),
+        503,
+        "a money job refuses to run on an unchecked wallet"
+    );
     let out: Value = r.json().await.unwrap();
-    assert!(out["errors"].to_string().contains("wallet"), "{out}");
+    assert!(
+        out["error"]
+            .to_string()
+            .contains("cannot list the wallet's accounts"),
+        "{out}"
+    );
     // Opening an operation needs a new account: refused with a message, nothing stored.
     let n = app.state.store.operations().unwrap().len();
     let (code, _, page) = app

@@ -3,6 +3,7 @@
 //! implement the same traits, so handlers and jobs never know which runs.
 
 pub mod cloud;
+pub mod market;
 pub mod monero;
 pub mod node;
 pub mod notify;

@@ -15,9 +15,9 @@ use crate::error::AppError;
 /// a refusal changes nothing.
 pub async fn cancel(st: &AppState, op: &Operation) -> Result<Operation, AppError> {
     let _guard = st.job_lock.lock().await;
-    if let Some(why) = st.money_blocked() {
-        return Err(AppError::Unavailable(why));
-    }
+    st.check_wallet_accounts()
+        .await
+        .map_err(AppError::Unavailable)?;
     let op = crate::ops::get(st, &op.id).await?;
     if !op.state.can_go(State::Cancelled) {
         return Err(AppError::Conflict(format!(
@@ -53,6 +53,7 @@ pub async fn cancel(st: &AppState, op: &Operation) -> Result<Operation, AppError
             is_final: true,
             cost: cost.total(),
             price: r.price,
+            max: Some(due),
         };
         let (_, p) = send(st, &op, s).await?;
         notes.push(format!(

@@ -114,9 +114,10 @@ impl Outcome {
 /// Runs one pass of a job, records it for `/status` and the metrics.
 pub async fn run(st: &AppState, job: Job, dry_run: bool) -> Result<Outcome, AppError> {
     let _guard = st.job_lock.lock().await;
+    // Money moves only from a wallet checked against the store, every pass.
     if matches!(job, Job::LaunchFunded | Job::ProcessPayouts)
         && !dry_run
-        && let Some(why) = st.money_blocked()
+        && let Err(why) = st.check_wallet_accounts().await
     {
         st.metrics.job_run(job.name(), false);
         return Err(AppError::Unavailable(why));

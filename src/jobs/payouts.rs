@@ -43,7 +43,9 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
         .iter()
         .filter(|o| holds_resources(o))
     {
-        teardown_and_clear(st, out, op).await?;
+        if let Err(e) = teardown_and_clear(st, out, op).await {
+            out.failed(format!("{}: {e}", op.codename));
+        }
     }
     let now = st.now();
     for op in ops_in(st, &[State::Ended]).await? {
@@ -56,8 +58,10 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
                     "Closed after the grace period; what is left stays here and counts toward a refill."
                 }
             };
-            transition(st, &op, State::Closed, EventKind::Closed, msg, |_| {}).await?;
-            out.did(format!("{}: closed", op.codename));
+            match transition(st, &op, State::Closed, EventKind::Closed, msg, |_| {}).await {
+                Ok(_) => out.did(format!("{}: closed", op.codename)),
+                Err(e) => out.failed(format!("{}: {e}", op.codename)),
+            }
         }
     }
     // Refunds: cancelled operations, and closed ones whose balance is not a refill.
@@ -67,9 +71,13 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
             continue;
         }
         if op.state == State::Closed {
-            let acct = st.wallet.account_state(op.account_index).await?;
-            if acct.unlocked.saturating_add(acct.pending()) >= min {
-                continue;
+            match st.wallet.account_state(op.account_index).await {
+                Ok(acct) if acct.unlocked.saturating_add(acct.pending()) >= min => continue,
+                Ok(_) => {}
+                Err(e) => {
+                    out.failed(format!("{}: {e}", op.codename));
+                    continue;
+                }
             }
         }
         match refund(st, &op).await {
@@ -102,6 +110,7 @@ fn hosting<'a>(
         is_final,
         cost: cost.total(),
         price: r.price,
+        max: None,
     }
 }
 
@@ -203,7 +212,17 @@ async fn end(
     } else {
         Amount::Exact(amount)
     };
-    let paid = match send(st, op, hosting(st, how, seconds, true, cost, r)).await {
+    let due = amount.saturating_add(forgiven);
+    let paid = match send(
+        st,
+        op,
+        Send {
+            max: Some(due),
+            ..hosting(st, how, seconds, true, cost, r)
+        },
+    )
+    .await
+    {
         Ok((_, p)) => p.map(|p| p.amount).unwrap_or(0),
         // Nothing can be paid at all (the fee exceeds what is there): end anyway.
         Err(AppError::Conflict(e)) => {

@@ -36,6 +36,8 @@ pub struct Send<'a> {
     pub is_final: bool,
     pub cost: Micro,
     pub price: Micro,
+    /// Never more than this (a sweep must not take a refill that arrived meanwhile).
+    pub max: Option<Pico>,
 }
 
 /// Builds, stores, then relays. Returns the operation as stored and the payout,
@@ -72,7 +74,18 @@ async fn send_once(
     let built = match s.amount {
         Amount::Exact(0) => None,
         Amount::Exact(x) => Some(st.wallet.build_transfer(op.account_index, s.to, x).await?),
-        Amount::Sweep => Some(st.wallet.build_sweep(op.account_index, s.to).await?),
+        Amount::Sweep => {
+            let b = st.wallet.build_sweep(op.account_index, s.to).await?;
+            match s.max {
+                // More unlocked than due now: the unrelayed sweep is dropped, what is due is sent.
+                Some(max) if b.amount > max => Some(
+                    st.wallet
+                        .build_transfer(op.account_index, s.to, max)
+                        .await?,
+                ),
+                _ => Some(b),
+            }
+        }
     };
     st.failpoint("send:built")?;
     let (id, now) = (op.id.clone(), st.now());
@@ -143,6 +156,12 @@ async fn send_once(
 /// Relays a stored payout; a relay that fails for now leaves it stored as built.
 async fn relay(st: &AppState, mut p: Payout) -> Result<Payout, AppError> {
     match st.wallet.relay(&p.tx_metadata).await {
+        Ok(hash) if hash != p.tx_hash => {
+            return Err(AppError::Internal(format!(
+                "the wallet relayed {hash} for the stored {}",
+                p.tx_hash
+            )));
+        }
         Ok(_) => p.status = PayoutStatus::Relayed,
         Err(WalletError::Rejected(reason)) => p.status = PayoutStatus::Dead(reason),
         Err(e) => return Err(e.into()),
@@ -224,6 +243,7 @@ async fn recover_one(st: &AppState, out: &mut Outcome, p: Payout) -> Result<(), 
                 is_final: p.is_final,
                 cost: p.cost_per_hour,
                 price: p.price,
+                max: Some(p.amount),
             };
             send(st, &op, s).await?;
             out.did(format!(
@@ -259,6 +279,7 @@ pub async fn refund(st: &AppState, op: &Operation) -> Result<Option<Pico>, AppEr
         is_final: false,
         cost: 0,
         price: 0,
+        max: None,
     };
     match send(st, op, s).await {
         Ok((_, p)) => Ok(p.map(|p| p.amount)),

@@ -208,6 +208,12 @@ impl Wallet for WalletRpc {
             "get_tx_metadata": true,
         });
         let b: Built = self.rpc.call("transfer", params, SLOW_TIMEOUT).await?;
+        if b.tx_metadata.is_empty() || b.tx_hash.is_empty() {
+            return Err(WalletError::Rpc {
+                code: 0,
+                message: "the wallet built a transaction without its blob".into(),
+            });
+        }
         Ok(BuiltTx {
             hash: b.tx_hash,
             metadata: b.tx_metadata,
@@ -249,6 +255,14 @@ impl Wallet for WalletRpc {
             .rpc
             .call("relay_tx", json!({ "hex": metadata }), SLOW_TIMEOUT)
             .await?;
+        // Keep the wallet file's record of the pending transaction across a wallet-rpc crash.
+        if let Err(e) = self
+            .rpc
+            .call::<serde_json::Value>("store", json!({}), SLOW_TIMEOUT)
+            .await
+        {
+            tracing::warn!("store after relay failed: {e}");
+        }
         Ok(r.tx_hash)
     }
 
@@ -262,7 +276,11 @@ impl Wallet for WalletRpc {
             )
             .await;
         match r {
-            Ok(_) => Ok(true),
+            // An outgoing entry the wallet marked "failed" does not count as relayed.
+            Ok(v) => Ok(v["transfers"]
+                .as_array()
+                .map(|ts| ts.iter().any(|t| t["type"] != "failed"))
+                .unwrap_or_else(|| v["transfer"]["type"] != "failed")),
             // WALLET_RPC_ERROR_CODE_WRONG_TXID: "Transaction not found."
             Err(WalletError::Rpc { code: -8, .. }) => Ok(false),
             Err(e) => Err(e),

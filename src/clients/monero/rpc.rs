@@ -169,6 +169,11 @@ pub fn rpc_error(code: i64, message: String) -> WalletError {
     let m = message.to_lowercase();
     match code {
         -2 => WalletError::InvalidAddress(message),
+        // Daemon busy; no daemon connection.
+        -3 => WalletError::Busy,
+        -38 => WalletError::Unreachable(format!("the wallet has no daemon connection: {message}")),
+        // Transaction not possible (e.g. the fee exceeds what is there).
+        -16 => WalletError::NotEnoughMoney,
         -37 => WalletError::NotEnoughUnlocked,
         -17 if m.contains("unlocked") => WalletError::NotEnoughUnlocked,
         -17 => WalletError::NotEnoughMoney,
