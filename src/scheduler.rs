@@ -30,12 +30,13 @@ pub async fn start(st: &AppState) -> Result<JobScheduler, String> {
         let j = CronJob::new_async(cron.as_str(), move |_, _| {
             let st = st.clone();
             Box::pin(async move {
-                match jobs::run(&st, job, false).await {
-                    Ok(o) if o.errors.is_empty() => {
+                match jobs::try_run(&st, job).await {
+                    None => tracing::debug!(job = job.name(), "skipped: another pass is running"),
+                    Some(Ok(o)) if o.errors.is_empty() => {
                         tracing::debug!(job = job.name(), "{}", o.summary())
                     }
-                    Ok(o) => tracing::warn!(job = job.name(), "{}", o.summary()),
-                    Err(e) => tracing::warn!(job = job.name(), error = %e, "job pass failed"),
+                    Some(Ok(o)) => tracing::warn!(job = job.name(), "{}", o.summary()),
+                    Some(Err(e)) => tracing::warn!(job = job.name(), error = %e, "job pass failed"),
                 }
             })
         })

@@ -206,3 +206,21 @@ async fn a_wallet_that_does_not_match_the_store_stops_money_jobs_and_says_why() 
     assert!(status.contains("right wallet file"));
     app.run_job("health").await;
 }
+
+#[tokio::test]
+async fn a_scheduled_pass_is_skipped_while_another_runs() {
+    let app = support::start(&[]).await;
+    let held = app.state.job_lock.lock().await;
+    assert!(
+        nodecannon::jobs::try_run(&app.state, nodecannon::jobs::Job::Backup)
+            .await
+            .is_none()
+    );
+    drop(held);
+    assert!(
+        nodecannon::jobs::try_run(&app.state, nodecannon::jobs::Job::Backup)
+            .await
+            .unwrap()
+            .is_ok()
+    );
+}

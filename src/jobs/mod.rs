@@ -114,6 +114,17 @@ impl Outcome {
 /// Runs one pass of a job, records it for `/status` and the metrics.
 pub async fn run(st: &AppState, job: Job, dry_run: bool) -> Result<Outcome, AppError> {
     let _guard = st.job_lock.lock().await;
+    run_held(st, job, dry_run).await
+}
+
+/// Runs one pass unless another is running (the scheduler skips a tick then
+/// instead of queueing passes behind a slow one). `None`: skipped.
+pub async fn try_run(st: &AppState, job: Job) -> Option<Result<Outcome, AppError>> {
+    let _guard = st.job_lock.try_lock().ok()?;
+    Some(run_held(st, job, false).await)
+}
+
+async fn run_held(st: &AppState, job: Job, dry_run: bool) -> Result<Outcome, AppError> {
     // Money moves only from a wallet checked against the store, every pass.
     if matches!(job, Job::LaunchFunded | Job::ProcessPayouts)
         && !dry_run
