@@ -26,3 +26,21 @@ pub trait NodeProbe: Send + Sync {
     /// `get_info` of the node at `ip`, on the restricted RPC `port`.
     async fn get_info(&self, ip: &str, port: u16) -> Result<NodeInfo, NodeError>;
 }
+
+/// What a probe's result means for the node's status (`None`: unreachable).
+pub fn probe_of(info: &Option<NodeInfo>) -> crate::domain::health::Probe {
+    match info {
+        Some(i) => crate::domain::health::Probe {
+            reachable: true,
+            height: i.height,
+            target_height: i.target_height,
+            synchronized: i.synchronized,
+        },
+        None => crate::domain::health::Probe {
+            reachable: false,
+            height: 0,
+            target_height: 0,
+            synchronized: false,
+        },
+    }
+}

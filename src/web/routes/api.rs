@@ -46,20 +46,9 @@ pub async fn node_rows(st: &AppState) -> Result<Vec<NodeRow>, AppError> {
         .iter()
         .zip(infos)
         .map(|(op, info)| {
-            let probe = info.as_ref().map(|(_, i)| match i {
-                Some(i) => Probe {
-                    reachable: true,
-                    height: i.height,
-                    target_height: i.target_height,
-                    synchronized: i.synchronized,
-                },
-                None => Probe {
-                    reachable: false,
-                    height: 0,
-                    target_height: 0,
-                    synchronized: false,
-                },
-            });
+            let probe = info
+                .as_ref()
+                .map(|(_, i)| crate::clients::node::probe_of(i));
             let launched = op.launched_at.unwrap_or(op.created_at);
             let status = if op.state == OpState::Launching {
                 NodeStatus::Booting

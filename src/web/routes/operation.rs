@@ -9,7 +9,7 @@ use maud::Markup;
 
 use super::{chrome, page_err};
 use crate::app::AppState;
-use crate::domain::health::{Probe, classify, sync_percent};
+use crate::domain::health::{classify, sync_percent};
 use crate::domain::state::State as OpState;
 use crate::domain::xmr_address::Network;
 use crate::error::AppError;
@@ -42,20 +42,9 @@ pub async fn show(State(st): State<AppState>, Path(id): Path<String>) -> Result<
         .launched_at
         .filter(|_| op.state.has_node())
         .map(|launched| {
-            let probe = node.as_ref().map(|(_, i)| match i {
-                Some(i) => Probe {
-                    reachable: true,
-                    height: i.height,
-                    target_height: i.target_height,
-                    synchronized: i.synchronized,
-                },
-                None => Probe {
-                    reachable: false,
-                    height: 0,
-                    target_height: 0,
-                    synchronized: false,
-                },
-            });
+            let probe = node
+                .as_ref()
+                .map(|(_, i)| crate::clients::node::probe_of(i));
             let s = classify(
                 probe,
                 launched,
