@@ -192,15 +192,9 @@ async fn a_wallet_that_does_not_match_the_store_stops_money_jobs_and_says_why() 
         .unwrap();
     let why = app.state.check_wallet_accounts().await.unwrap_err();
     assert!(why.contains("alpha"), "{why}");
-    let r = app
-        .http
-        .post(app.url("/admin/jobs/process-payouts"))
-        .bearer_auth("test-admin-token")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 503);
-    assert!(r.text().await.unwrap().contains("right wallet file"));
+    let (code, out) = app.post_job("process-payouts").await;
+    assert_eq!(code, 503);
+    assert!(out["error"].to_string().contains("right wallet file"));
     let (code, status) = app.get("/status").await;
     assert_eq!(code, 503);
     assert!(status.contains("right wallet file"));

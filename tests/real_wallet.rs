@@ -178,14 +178,7 @@ async fn crash_during_a_payout_at(point: &str) {
     let billed = app.op(&id).billed_until.unwrap();
     app.advance(3 * 3600);
     app.state.arm_failpoint(point);
-    let r = app
-        .http
-        .post(app.url("/admin/jobs/process-payouts"))
-        .bearer_auth("test-admin-token")
-        .send()
-        .await
-        .unwrap();
-    let out: Value = r.json().await.unwrap();
+    let (_, out) = app.post_job("process-payouts").await;
     assert!(
         out["errors"]
             .to_string()
@@ -263,19 +256,11 @@ async fn with_the_wallet_away_pages_show_the_last_balances_marked_stale_and_mone
     let v: Value = serde_json::from_str(&status).unwrap();
     assert_eq!(v["parts"]["wallet"]["ok"], false);
     assert_eq!(v["parts"]["store"]["ok"], true);
-    let r = app
-        .http
-        .post(app.url("/admin/jobs/launch-funded"))
-        .bearer_auth("test-admin-token")
-        .send()
-        .await
-        .unwrap();
+    let (code, out) = app.post_job("launch-funded").await;
     assert_eq!(
-        r.status().as_u16(),
-        503,
+        code, 503,
         "a money job refuses to run on an unchecked wallet"
     );
-    let out: Value = r.json().await.unwrap();
     assert!(
         out["error"]
             .to_string()

@@ -32,15 +32,9 @@ fn sandbox(app: &TestApp) -> &nodecannon::sandbox::Sandbox {
 }
 
 async fn payouts_pass(app: &TestApp) -> serde_json::Value {
-    let r = app
-        .http
-        .post(app.url("/admin/jobs/process-payouts"))
-        .bearer_auth("test-admin-token")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
-    r.json().await.unwrap()
+    let (code, out) = app.post_job("process-payouts").await;
+    assert_eq!(code, 200);
+    out
 }
 
 #[tokio::test]

@@ -161,6 +161,18 @@ impl TestApp {
         assert_eq!(code, 303, "{body}");
     }
 
+    /// Posts to `/admin/jobs/{job}` (a query may follow) as the admin; status and JSON.
+    pub async fn post_job(&self, job: &str) -> (u16, serde_json::Value) {
+        let r = self
+            .http
+            .post(self.url(&format!("/admin/jobs/{job}")))
+            .bearer_auth("test-admin-token")
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or_default())
+    }
+
     /// Runs a job through the admin API; returns its outcome JSON.
     pub async fn run_job(&self, job: &str) -> serde_json::Value {
         let r = self

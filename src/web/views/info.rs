@@ -3,7 +3,7 @@
 use maud::{Markup, html};
 
 use super::layout::{Chrome, page};
-use super::{PERIODS, period_cost, xmr, xmr_est};
+use super::xmr;
 use crate::clock;
 use crate::domain::money::{HourlyCost, Rates, format_usd};
 
@@ -42,11 +42,7 @@ pub fn render(c: &Chrome, i: &Info) -> Markup {
                         p { "Per hour: droplet " (format_usd(cost.droplet)) " (from the cloud's price list), volume " (format_usd(cost.volume))
                             " (" (i.storage_gb) " GiB at the configured price per GiB-month), management fee " (format_usd(cost.management))
                             ": " strong { (format_usd(cost.total())) } ". XMR price: " (format_usd(r.price)) ". Network fee per payout: " (xmr(r.fee)) "." }
-                        table.pricing {
-                            thead { tr { th { "Runs for" } th { "XMR" } th { "USD" } } }
-                            tbody { @for (label, secs) in PERIODS { @let (p, usd) = period_cost(r, secs);
-                                tr { td { (label) } td { (xmr_est(p)) } td { (usd) } } } }
-                        }
+                        (super::pricing_table(r))
                     }
                     None => p.notice.warn { "Prices are not available right now." }
                 }

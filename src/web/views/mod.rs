@@ -27,6 +27,18 @@ pub fn period_cost(r: &Rates, secs: u64) -> (Pico, String) {
     (r.needed_for(secs), format_usd_cents(usd))
 }
 
+/// The pricing table (2 weeks, 1 month, 6 months, 1 year) at the given rates.
+pub fn pricing_table(r: &Rates) -> maud::Markup {
+    maud::html! {
+        table.pricing {
+            thead { tr { th { "Runs for" } th { "XMR" } th { "USD" } } }
+            tbody { @for (label, secs) in PERIODS { @let (p, usd) = period_cost(r, secs);
+                tr { td { (label) } td { (xmr_est(p)) } td { (usd) } }
+            } }
+        }
+    }
+}
+
 /// An estimate in XMR, rounded up.
 pub fn xmr_est(p: Pico) -> String {
     format!("{} XMR", format_xmr_estimate(p))

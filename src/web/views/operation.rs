@@ -4,7 +4,7 @@
 use maud::{Markup, html};
 
 use super::layout::{Chrome, notice, page, row};
-use super::{PERIODS, period_cost, xmr, xmr_est};
+use super::{xmr, xmr_est};
 use crate::clients::wallet::{AccountState, TransferStatus};
 use crate::clock;
 use crate::domain::event::Event;
@@ -84,12 +84,7 @@ fn pricing(cost: &HourlyCost, r: &Rates) -> Markup {
         p.muted { "Per hour: droplet " (format_usd(cost.droplet)) " + volume " (format_usd(cost.volume))
             " + management " (format_usd(cost.management)) " = " strong { (format_usd(cost.total())) }
             ", at " (format_usd(r.price)) " per XMR, plus a network fee of " (xmr(r.fee)) " per payout." }
-        table.pricing {
-            thead { tr { th { "Runs for" } th { "XMR" } th { "USD" } } }
-            tbody { @for (label, secs) in PERIODS { @let (p, usd) = period_cost(r, secs);
-                tr { td { (label) } td { (xmr_est(p)) } td { (usd) } }
-            } }
-        }
+        (super::pricing_table(r))
     }
 }
 
