@@ -22,11 +22,7 @@ async fn an_operation_is_funded_launched_and_paid_out_through_a_real_wallet() {
     let (endpoint, user, pass) = (rt.endpoint(), support::monero::USER, support::monero::PASS);
     let make: support::MakeWallet = Box::new(move |metrics| {
         Arc::new(nodecannon::clients::monero::WalletRpc::new(
-            reqwest::Client::new(),
-            &endpoint,
-            user,
-            pass,
-            metrics,
+            &endpoint, user, pass, metrics,
         ))
     });
     let app = support::start_with_wallet(
@@ -132,7 +128,6 @@ fn make(rt: &Regtest) -> support::MakeWallet {
     let endpoint = rt.endpoint();
     Box::new(move |metrics| {
         Arc::new(nodecannon::clients::monero::WalletRpc::new(
-            reqwest::Client::new(),
             &endpoint,
             support::monero::USER,
             support::monero::PASS,
@@ -284,7 +279,6 @@ async fn wrong_credentials_refuse_new_operations_with_a_message() {
     let endpoint = rt.endpoint();
     let make: support::MakeWallet = Box::new(move |metrics| {
         Arc::new(nodecannon::clients::monero::WalletRpc::new(
-            reqwest::Client::new(),
             &endpoint,
             support::monero::USER,
             "wrong",

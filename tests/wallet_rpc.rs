@@ -96,7 +96,6 @@ async fn accounts_transfers_unlock_and_a_payout_built_stored_then_relayed() {
 async fn wrong_credentials_and_a_stopped_wallet_are_told_apart() {
     let mut rt = Regtest::start().await;
     let bad = nodecannon::clients::monero::WalletRpc::new(
-        reqwest::Client::new(),
         &rt.endpoint(),
         support::monero::USER,
         "wrong",
@@ -136,7 +135,6 @@ async fn a_wallet_that_does_not_answer_in_time_is_busy() {
         }
     });
     let wallet = nodecannon::clients::monero::WalletRpc::new(
-        reqwest::Client::new(),
         &format!("http://{addr}"),
         "u",
         "p",

@@ -418,6 +418,17 @@ impl Config {
                 r.num::<u16>("XMR_WALLET_RPC_PORT", 18083, "a port number")?
             ),
         };
+        if !wallet_rpc_endpoint.starts_with("http://") {
+            let name = if r.raw("XMR_WALLET_RPC_ENDPOINT").is_some() {
+                "XMR_WALLET_RPC_ENDPOINT"
+            } else {
+                "XMR_WALLET_RPC_PROTO"
+            };
+            return Err(err(
+                name,
+                "must be http: monero-wallet-rpc runs on loopback beside nodecannon (reach a remote one through an SSH tunnel)",
+            ));
+        }
         let admin_ips = r
             .list("ADMIN_IPS")
             .iter()

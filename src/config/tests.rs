@@ -75,6 +75,27 @@ fn payout_address_is_checked_for_the_network() {
 }
 
 #[test]
+fn the_wallet_endpoint_must_be_plain_http() {
+    let good = "4BGWfekEQCkjpFKevfkKcH9xEPkQgvaApe9joPaXqj4fVDpv1rDufyUZMEPuVGkjhEWvUjPJZyajW2tbSTvo6Udo23TeuuC";
+    let real = [
+        ("DO_TOKEN", "t"),
+        ("DO_DOMAIN", "example.com"),
+        ("PAYOUT_ADDRESS", good),
+        ("XMR_WALLET_RPC_USER", "u"),
+    ];
+    assert!(Config::from_vars(&vars(&real)).is_ok());
+    for (k, v) in [
+        ("XMR_WALLET_RPC_PROTO", "https"),
+        ("XMR_WALLET_RPC_ENDPOINT", "https://wallet.example:18083"),
+    ] {
+        let mut with = real.to_vec();
+        with.push((k, v));
+        let e = Config::from_vars(&vars(&with)).unwrap_err();
+        assert_eq!(e.var, k, "{e}");
+    }
+}
+
+#[test]
 fn env_file_parsing_and_precedence() {
     let m =
         parse_env_text("# c\nexport SITE_NAME=\"My Cannon\"\nPAYOUT_FREQUENCY='1.5'\n\n").unwrap();

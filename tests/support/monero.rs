@@ -162,13 +162,7 @@ impl Regtest {
 
     /// The app's client of this wallet.
     pub fn client(&self, metrics: Arc<Metrics>) -> WalletRpc {
-        WalletRpc::new(
-            reqwest::Client::new(),
-            &self.endpoint(),
-            USER,
-            PASS,
-            metrics,
-        )
+        WalletRpc::new(&self.endpoint(), USER, PASS, metrics)
     }
 
     /// A raw wallet call through the app's own Digest client.

@@ -28,15 +28,9 @@ pub struct WalletRpc {
 
 impl WalletRpc {
     /// A client of the wallet at `endpoint` with Digest credentials (empty user: none).
-    pub fn new(
-        http: reqwest::Client,
-        endpoint: &str,
-        user: &str,
-        pass: &str,
-        metrics: Arc<Metrics>,
-    ) -> Self {
+    pub fn new(endpoint: &str, user: &str, pass: &str, metrics: Arc<Metrics>) -> Self {
         Self {
-            rpc: Rpc::new(http, endpoint, user, pass, metrics),
+            rpc: Rpc::new(endpoint, user, pass, metrics),
         }
     }
 

@@ -1,16 +1,21 @@
 //! JSON-RPC to monero-wallet-rpc: HTTP Digest auth, a timeout per call, and
 //! one queue so calls reach the single-threaded wallet one at a time.
 //!
-//! wallet-rpc ties its Digest nonce to the connection and answers with two
-//! challenges (MD5 and MD5-sess). The answer must come back on the same
-//! connection, so the 401's body is read to the end (which returns the
-//! connection to the pool) before the answer is sent; the digest itself is
+//! wallet-rpc ties its Digest nonce to the TCP connection and answers with two
+//! challenges (MD5 and MD5-sess); an answer sent on another connection is
+//! refused. A pooled HTTP client cannot promise which connection the answer
+//! takes (the connection of the 401 may not be back in the pool yet), so this
+//! client owns exactly one HTTP/1.1 connection (hyper's low-level `conn` API),
+//! kept behind the queue and reopened when it breaks. The digest itself is
 //! computed by the `digest_auth` crate.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, WWW_AUTHENTICATE};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
@@ -24,36 +29,57 @@ pub const SLOW_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// A monero-wallet-rpc endpoint.
 pub struct Rpc {
-    http: reqwest::Client,
-    url: String,
+    /// `host:port` to connect to, or why the endpoint is unusable.
+    addr: Result<String, String>,
     path: String,
     creds: Option<(String, String)>,
-    queue: tokio::sync::Mutex<()>,
+    /// The queue and the one connection it guards.
+    conn: tokio::sync::Mutex<Option<SendRequest<Full<Bytes>>>>,
     metrics: Arc<Metrics>,
     /// Caps every call's timeout (tests of a wallet that hangs).
     max_timeout: Duration,
 }
 
+/// Splits `http://host:port[/prefix]` into a connect address and the RPC path.
+fn parse_endpoint(endpoint: &str) -> (Result<String, String>, String) {
+    let url = match reqwest::Url::parse(&format!("{}/json_rpc", endpoint.trim_end_matches('/'))) {
+        Ok(u) => u,
+        Err(e) => {
+            return (
+                Err(format!("wallet endpoint {endpoint:?}: {e}")),
+                "/json_rpc".into(),
+            );
+        }
+    };
+    let path = url.path().to_string();
+    if url.scheme() != "http" {
+        return (
+            Err(format!(
+                "wallet endpoint {endpoint:?}: only http is supported (run monero-wallet-rpc on loopback beside nodecannon)"
+            )),
+            path,
+        );
+    }
+    let addr = match (url.host_str(), url.port_or_known_default()) {
+        (Some(h), Some(p)) => Ok(format!(
+            "{}:{p}",
+            h.trim_start_matches('[').trim_end_matches(']')
+        )),
+        _ => Err(format!("wallet endpoint {endpoint:?} has no host")),
+    };
+    (addr, path)
+}
+
 impl Rpc {
     /// A client of `endpoint` (e.g. `http://127.0.0.1:18083`); empty `user` means no auth.
-    pub fn new(
-        http: reqwest::Client,
-        endpoint: &str,
-        user: &str,
-        pass: &str,
-        metrics: Arc<Metrics>,
-    ) -> Self {
+    pub fn new(endpoint: &str, user: &str, pass: &str, metrics: Arc<Metrics>) -> Self {
         let creds = (!user.is_empty()).then(|| (user.to_string(), pass.to_string()));
-        let url = format!("{}/json_rpc", endpoint.trim_end_matches('/'));
-        let path = reqwest::Url::parse(&url)
-            .map(|u| u.path().to_string())
-            .unwrap_or_else(|_| "/json_rpc".into());
+        let (addr, path) = parse_endpoint(endpoint);
         Self {
-            http,
-            url,
+            addr,
             path,
             creds,
-            queue: Default::default(),
+            conn: Default::default(),
             metrics,
             max_timeout: SLOW_TIMEOUT,
         }
@@ -65,6 +91,77 @@ impl Rpc {
         self
     }
 
+    /// Opens the connection.
+    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, WalletError> {
+        let addr = self.addr.clone().map_err(WalletError::Unreachable)?;
+        let tcp = tokio::net::TcpStream::connect(addr.as_str())
+            .await
+            .map_err(|e| WalletError::Unreachable(format!("monero-wallet-rpc at {addr}: {e}")))?;
+        let _ = tcp.set_nodelay(true);
+        let (sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+                .await
+                .map_err(|e| {
+                    WalletError::Unreachable(format!("monero-wallet-rpc at {addr}: {e}"))
+                })?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(sender)
+    }
+
+    /// Sends one request on the connection, opening it first if there is none
+    /// or it broke; returns the status, the Digest challenges, the body and
+    /// whether the connection is new.
+    async fn exchange(
+        &self,
+        slot: &mut Option<SendRequest<Full<Bytes>>>,
+        body: &[u8],
+        authorization: Option<&str>,
+    ) -> Result<(u16, Vec<String>, Bytes, bool), WalletError> {
+        let mut fresh = false;
+        if slot.as_ref().is_none_or(|s| s.is_closed()) {
+            *slot = Some(self.connect().await?);
+            fresh = true;
+        }
+        let Some(sender) = slot.as_mut() else {
+            return Err(WalletError::Unreachable("no connection".into()));
+        };
+        if sender.ready().await.is_err() {
+            *sender = self.connect().await?;
+            fresh = true;
+        }
+        let host = self.addr.as_deref().unwrap_or("localhost");
+        let mut req = hyper::Request::post(self.path.as_str())
+            .header(HOST, host)
+            .header(CONTENT_TYPE, "application/json");
+        if let Some(a) = authorization {
+            req = req.header(AUTHORIZATION, a);
+        }
+        let req = req
+            .body(Full::new(Bytes::copy_from_slice(body)))
+            .map_err(|e| WalletError::Unreachable(e.to_string()))?;
+        let resp = sender
+            .send_request(req)
+            .await
+            .map_err(|e| WalletError::Unreachable(format!("monero-wallet-rpc: {e}")))?;
+        let status = resp.status().as_u16();
+        let challenges = resp
+            .headers()
+            .get_all(WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(String::from)
+            .collect();
+        let bytes = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| WalletError::Unreachable(format!("monero-wallet-rpc: {e}")))?
+            .to_bytes();
+        Ok((status, challenges, bytes, fresh))
+    }
+
     /// Calls `method`; waits its turn in the queue first.
     pub async fn call<T: DeserializeOwned>(
         &self,
@@ -72,75 +169,28 @@ impl Rpc {
         params: Value,
         timeout: Duration,
     ) -> Result<T, WalletError> {
-        let _turn = self.queue.lock().await;
+        let mut slot = self.conn.lock().await;
         self.metrics.client_call("wallet");
         let timeout = timeout.min(self.max_timeout);
         let body = json!({ "jsonrpc": "2.0", "id": "0", "method": method, "params": params });
         let body = serde_json::to_vec(&body).unwrap_or_default();
-        let mut answer: Option<String> = None;
-        let mut attempt = 0;
-        let resp = loop {
-            attempt += 1;
-            let mut req = self
-                .http
-                .post(&self.url)
-                .header(CONTENT_TYPE, "application/json")
-                .body(body.clone())
-                .timeout(timeout);
-            if let Some(a) = &answer {
-                req = req.header(AUTHORIZATION, a);
+        let result = tokio::time::timeout(timeout, self.authorized(&mut slot, &body)).await;
+        let bytes = match result {
+            Ok(Ok(b)) => b,
+            Ok(Err(e)) => {
+                *slot = None;
+                return Err(e);
             }
-            let resp = req.send().await.map_err(|e| transport(&e))?;
-            if resp.status().as_u16() != 401 {
-                break resp;
+            Err(_) => {
+                // The wallet may still answer on this connection; never read a late answer as the next one.
+                *slot = None;
+                return Err(WalletError::Busy);
             }
-            // Wrong credentials get a 401 for the answer too; a stale nonce gets one more try.
-            let Some((user, pass)) = &self.creds else {
-                return Err(WalletError::AuthFailed);
-            };
-            if attempt >= 3 {
-                return Err(WalletError::AuthFailed);
-            }
-            let challenges: Vec<String> = resp
-                .headers()
-                .get_all(WWW_AUTHENTICATE)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .map(String::from)
-                .collect();
-            let challenge = challenges
-                .iter()
-                .find(|c| !c.contains("MD5-sess"))
-                .or(challenges.first())
-                .ok_or_else(|| {
-                    WalletError::Unreachable("a 401 without a Digest challenge".into())
-                })?;
-            let mut prompt = digest_auth::parse(challenge).map_err(|e| {
-                WalletError::Unreachable(format!("unreadable Digest challenge: {e}"))
-            })?;
-            // Read the 401 to its end so the answer goes out on the same connection.
-            let _ = resp.bytes().await;
-            let ctx = digest_auth::AuthContext::new_post(
-                user.as_str(),
-                pass.as_str(),
-                self.path.as_str(),
-                Some(body.as_slice()),
-            );
-            let header = prompt
-                .respond(&ctx)
-                .map_err(|e| WalletError::Unreachable(format!("Digest answer: {e}")))?;
-            answer = Some(header.to_header_string());
         };
-        match resp.status().as_u16() {
-            403 => return Err(WalletError::AuthFailed),
-            200 => {}
-            s => {
-                return Err(WalletError::Unreachable(format!(
-                    "monero-wallet-rpc answered HTTP {s}"
-                )));
-            }
-        }
-        let v: Value = resp.json().await.map_err(|e| transport(&e))?;
+        let v: Value = serde_json::from_slice(&bytes).map_err(|e| WalletError::Rpc {
+            code: 0,
+            message: format!("unreadable answer to {method}: {e}"),
+        })?;
         if let Some(err) = v.get("error") {
             let code = err["code"].as_i64().unwrap_or(0);
             let message = err["message"].as_str().unwrap_or("").to_string();
@@ -153,13 +203,58 @@ impl Rpc {
             }
         })
     }
-}
 
-fn transport(e: &reqwest::Error) -> WalletError {
-    if e.is_timeout() {
-        WalletError::Busy
-    } else {
-        WalletError::Unreachable(e.to_string())
+    /// Sends `body`, answering a Digest challenge on the same connection.
+    async fn authorized(
+        &self,
+        slot: &mut Option<SendRequest<Full<Bytes>>>,
+        body: &[u8],
+    ) -> Result<Bytes, WalletError> {
+        let mut answer: Option<String> = None;
+        // 1: no credentials; 2: the answer; 3: one more if the connection was
+        // replaced in between (a new connection brings a new nonce).
+        for _ in 0..3 {
+            let (status, challenges, bytes, fresh) =
+                self.exchange(slot, body, answer.as_deref()).await?;
+            match status {
+                200 => return Ok(bytes),
+                401 => {}
+                403 => return Err(WalletError::AuthFailed),
+                s => {
+                    return Err(WalletError::Unreachable(format!(
+                        "monero-wallet-rpc answered HTTP {s}"
+                    )));
+                }
+            }
+            let Some((user, pass)) = &self.creds else {
+                return Err(WalletError::AuthFailed);
+            };
+            let challenge = challenges
+                .iter()
+                .find(|c| !c.contains("MD5-sess"))
+                .or(challenges.first())
+                .ok_or_else(|| {
+                    WalletError::Unreachable("a 401 without a Digest challenge".into())
+                })?;
+            let mut prompt = digest_auth::parse(challenge).map_err(|e| {
+                WalletError::Unreachable(format!("unreadable Digest challenge: {e}"))
+            })?;
+            let ctx = digest_auth::AuthContext::new_post(
+                user.as_str(),
+                pass.as_str(),
+                self.path.as_str(),
+                Some(body),
+            );
+            let header = prompt
+                .respond(&ctx)
+                .map_err(|e| WalletError::Unreachable(format!("Digest answer: {e}")))?;
+            // An answer refused on the very connection that asked means wrong credentials.
+            if answer.is_some() && !fresh {
+                return Err(WalletError::AuthFailed);
+            }
+            answer = Some(header.to_header_string());
+        }
+        Err(WalletError::AuthFailed)
     }
 }
 
