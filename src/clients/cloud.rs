@@ -107,7 +107,7 @@ pub trait Cloud: Send + Sync {
     async fn droplets_tagged(&self, tag: &str) -> Result<Vec<Droplet>, CloudError>;
     async fn droplet(&self, id: u64) -> Result<Option<Droplet>, CloudError>;
     async fn create_droplet(&self, spec: &DropletSpec) -> Result<Droplet, CloudError>;
-    /// Destroys a droplet (not its volume).
+    /// Destroys a droplet (the real API takes its attached volumes with it).
     async fn destroy_droplet(&self, id: u64) -> Result<(), CloudError>;
     /// Records in `domain` whose name is `name` or ends with `.name` (`node` lists every node's).
     async fn records(&self, domain: &str, name_suffix: &str) -> Result<Vec<Record>, CloudError>;

@@ -3,12 +3,14 @@
 //! implement the same traits, so handlers and jobs never know which runs.
 
 pub mod cloud;
+pub mod digitalocean;
 pub mod market;
 pub mod monero;
 pub mod node;
 pub mod notify;
 pub mod price;
 pub mod wallet;
+pub mod webhook;
 
 pub use cloud::{Cloud, CloudError};
 pub use node::{NodeError, NodeInfo, NodeProbe};

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod monero;
+pub mod prism;
 
 use std::sync::Arc;
 

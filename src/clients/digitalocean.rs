@@ -1,0 +1,788 @@
+//! DigitalOcean API v2: the [`Cloud`] of configured installs, plus SSH keys
+//! for the CLI.
+//!
+//! A careful client: every list follows `links.pages.next`; 429 and 5xx are
+//! retried with jittered exponential backoff up to a bound, honouring
+//! `Retry-After` and the `ratelimit-*` headers; a create is never retried
+//! blindly: before each retry the resource is looked up by name and tag, so
+//! a create that succeeded but whose answer was lost is not made twice.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use reqwest::{Method, StatusCode};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::clients::cloud::{
+    Cloud, CloudError, Droplet, DropletSpec, Record, Region, Volume, VolumeSpec,
+};
+use crate::domain::money::Micro;
+use crate::metrics::Metrics;
+
+/// Timeout of one request.
+const TIMEOUT: Duration = Duration::from_secs(30);
+/// Items per page when listing.
+const PER_PAGE: u32 = 200;
+/// Pages followed at most (200 × 50 = 10,000 items).
+const MAX_PAGES: usize = 50;
+
+/// An SSH key of the account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SshKey {
+    pub id: u64,
+    pub name: String,
+    pub fingerprint: String,
+    pub public_key: String,
+}
+
+/// What the last answer said about the rate limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RateLimit {
+    /// Requests left in the window (`ratelimit-remaining`), -1 if never seen.
+    pub remaining: i64,
+    /// When the window resets (`ratelimit-reset`, unix seconds), 0 if never seen.
+    pub reset_at: i64,
+}
+
+/// A client of `DO_API_URL` with `DO_TOKEN`.
+pub struct DigitalOcean {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+    metrics: Arc<Metrics>,
+    /// Attempts per request (the first one included).
+    attempts: u32,
+    backoff_base: Duration,
+    backoff_cap: Duration,
+    remaining: AtomicI64,
+    reset_at: AtomicI64,
+}
+
+/// A failed attempt: whether trying again could help.
+enum Attempt {
+    Final(CloudError),
+    Retry(CloudError, Option<Duration>),
+}
+
+impl DigitalOcean {
+    pub fn new(http: reqwest::Client, base: &str, token: &str, metrics: Arc<Metrics>) -> Self {
+        Self {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+            token: token.to_string(),
+            metrics,
+            attempts: 5,
+            backoff_base: Duration::from_millis(500),
+            backoff_cap: Duration::from_secs(30),
+            remaining: AtomicI64::new(-1),
+            reset_at: AtomicI64::new(0),
+        }
+    }
+
+    /// Sets the retry bound and the backoff (tests use milliseconds).
+    pub fn with_backoff(mut self, attempts: u32, base: Duration, cap: Duration) -> Self {
+        self.attempts = attempts.max(1);
+        self.backoff_base = base;
+        self.backoff_cap = cap;
+        self
+    }
+
+    /// The rate limit as the last answer told it.
+    pub fn rate_limit(&self) -> RateLimit {
+        RateLimit {
+            remaining: self.remaining.load(Ordering::Relaxed),
+            reset_at: self.reset_at.load(Ordering::Relaxed),
+        }
+    }
+
+    /// `base × 2^n`, capped, with up to 50 % jitter.
+    fn backoff(&self, n: u32) -> Duration {
+        let exp = self
+            .backoff_base
+            .saturating_mul(2u32.saturating_pow(n.min(16)))
+            .min(self.backoff_cap);
+        let mut b = [0u8; 2];
+        let _ = getrandom::fill(&mut b);
+        let jitter = f64::from(u16::from_le_bytes(b)) / f64::from(u16::MAX) * 0.5;
+        exp.mul_f64(1.0 + jitter).min(self.backoff_cap)
+    }
+
+    /// Turns `links.pages.next` (an absolute URL on the real API) into one on `base`.
+    fn on_base(&self, url: &str) -> String {
+        match reqwest::Url::parse(url) {
+            Ok(u) => {
+                let q = u.query().map(|q| format!("?{q}")).unwrap_or_default();
+                format!("{}{}{}", self.base, u.path(), q)
+            }
+            Err(_) => format!("{}{url}", self.base),
+        }
+    }
+
+    /// Waits when the last answer said the window is used up.
+    async fn respect_rate_limit(&self) {
+        if self.remaining.load(Ordering::Relaxed) != 0 {
+            return;
+        }
+        let now = chrono::Utc::now().timestamp();
+        let reset = self.reset_at.load(Ordering::Relaxed);
+        if reset > now {
+            let wait = Duration::from_secs(u64::try_from(reset - now).unwrap_or(0));
+            tracing::warn!(
+                "DigitalOcean rate limit used up; waiting {}s",
+                wait.min(self.backoff_cap).as_secs()
+            );
+            tokio::time::sleep(wait.min(self.backoff_cap)).await;
+        }
+    }
+
+    fn note_rate_limit(&self, h: &reqwest::header::HeaderMap) {
+        let num = |k: &str| {
+            h.get(k)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<i64>().ok())
+        };
+        if let Some(r) = num("ratelimit-remaining") {
+            self.remaining.store(r, Ordering::Relaxed);
+        }
+        if let Some(r) = num("ratelimit-reset") {
+            self.reset_at.store(r, Ordering::Relaxed);
+        }
+    }
+
+    /// One request, no retries.
+    async fn once(
+        &self,
+        method: &Method,
+        url: &str,
+        body: Option<&Value>,
+        dangerous: bool,
+    ) -> Result<Value, Attempt> {
+        self.respect_rate_limit().await;
+        self.metrics.client_call("cloud");
+        let mut req = self
+            .http
+            .request(method.clone(), url)
+            .bearer_auth(&self.token)
+            .timeout(TIMEOUT);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        if dangerous {
+            req = req.header("X-Dangerous", "true");
+        }
+        let resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) if e.is_timeout() => {
+                return Err(Attempt::Retry(
+                    CloudError::Unavailable("DigitalOcean did not answer in time".into()),
+                    None,
+                ));
+            }
+            Err(e) => {
+                return Err(Attempt::Retry(
+                    CloudError::Unavailable(format!("DigitalOcean unreachable: {e}")),
+                    None,
+                ));
+            }
+        };
+        self.note_rate_limit(resp.headers());
+        let status = resp.status();
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let text = resp.text().await.unwrap_or_default();
+        if status.is_success() {
+            if text.trim().is_empty() {
+                return Ok(Value::Null);
+            }
+            return serde_json::from_str(&text).map_err(|e| {
+                Attempt::Final(CloudError::Unavailable(format!(
+                    "unreadable answer from DigitalOcean: {e}"
+                )))
+            });
+        }
+        let message = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| v["message"].as_str().map(String::from))
+            .unwrap_or_else(|| text.chars().take(200).collect());
+        Err(match status {
+            StatusCode::UNAUTHORIZED => Attempt::Final(CloudError::Unauthorized),
+            StatusCode::NOT_FOUND => Attempt::Final(CloudError::NotFound),
+            StatusCode::TOO_MANY_REQUESTS => Attempt::Retry(
+                CloudError::Unavailable(format!("rate limited: {message}")),
+                retry_after,
+            ),
+            s if s.is_server_error() => Attempt::Retry(
+                CloudError::Unavailable(format!("HTTP {}: {message}", s.as_u16())),
+                retry_after,
+            ),
+            _ if message.to_lowercase().contains("limit") => {
+                Attempt::Final(CloudError::LimitReached(message))
+            }
+            StatusCode::FORBIDDEN => Attempt::Final(CloudError::Unauthorized),
+            s => Attempt::Final(CloudError::Validation(format!(
+                "HTTP {}: {message}",
+                s.as_u16()
+            ))),
+        })
+    }
+
+    /// A request retried on 429/5xx/timeouts; `retry` is false for creates,
+    /// whose retries go through [`Self::create`].
+    async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&Value>,
+        dangerous: bool,
+        retry: bool,
+    ) -> Result<Value, CloudError> {
+        let mut n = 0;
+        loop {
+            match self.once(&method, url, body, dangerous).await {
+                Ok(v) => return Ok(v),
+                Err(Attempt::Final(e)) => return Err(e),
+                Err(Attempt::Retry(e, after)) => {
+                    n += 1;
+                    if !retry || n >= self.attempts {
+                        return Err(e);
+                    }
+                    let wait = after.unwrap_or_else(|| self.backoff(n - 1));
+                    tracing::debug!("DigitalOcean {method} {url}: {e}; retrying");
+                    tokio::time::sleep(wait.min(self.backoff_cap)).await;
+                }
+            }
+        }
+    }
+
+    async fn get(&self, path: &str) -> Result<Value, CloudError> {
+        self.send(
+            Method::GET,
+            &format!("{}{path}", self.base),
+            None,
+            false,
+            true,
+        )
+        .await
+    }
+
+    async fn delete(&self, path: &str) -> Result<(), CloudError> {
+        self.send(
+            Method::DELETE,
+            &format!("{}{path}", self.base),
+            None,
+            false,
+            true,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Every item of `key` across all pages of `path`.
+    async fn list(&self, path: &str, key: &str) -> Result<Vec<Value>, CloudError> {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let mut url = format!("{}{path}{sep}per_page={PER_PAGE}", self.base);
+        let mut out = Vec::new();
+        let mut visited = std::collections::HashSet::new();
+        for _ in 0..MAX_PAGES {
+            let page = self.send(Method::GET, &url, None, false, true).await?;
+            if let Some(items) = page[key].as_array() {
+                out.extend(items.iter().cloned());
+            }
+            visited.insert(url.clone());
+            match page["links"]["pages"]["next"].as_str() {
+                Some(next) if !next.is_empty() => url = self.on_base(next),
+                _ => return Ok(out),
+            }
+            if visited.contains(&url) {
+                // A broken answer pointing back at a page already read.
+                tracing::warn!("DigitalOcean {path}: the next page was already read; stopping");
+                return Ok(out);
+            }
+        }
+        Err(CloudError::Unavailable(format!(
+            "{path}: more than {MAX_PAGES} pages"
+        )))
+    }
+
+    /// Creates with `body`; when the answer is lost or the API fails, looks
+    /// the resource up with `find` before trying again.
+    async fn create<T, F, Fut>(
+        &self,
+        path: &str,
+        body: &Value,
+        parse: fn(&Value) -> Option<T>,
+        find: F,
+    ) -> Result<T, CloudError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<T>, CloudError>>,
+    {
+        let url = format!("{}{path}", self.base);
+        let mut n = 0;
+        loop {
+            let err = match self.once(&Method::POST, &url, Some(body), false).await {
+                Ok(v) => {
+                    return parse(&v).ok_or_else(|| {
+                        CloudError::Unavailable(format!("unreadable answer to POST {path}"))
+                    });
+                }
+                Err(Attempt::Final(e)) => return Err(e),
+                Err(Attempt::Retry(e, after)) => {
+                    n += 1;
+                    if n >= self.attempts {
+                        return Err(e);
+                    }
+                    tokio::time::sleep(
+                        after
+                            .unwrap_or_else(|| self.backoff(n - 1))
+                            .min(self.backoff_cap),
+                    )
+                    .await;
+                    e
+                }
+            };
+            // The create may have happened even though its answer did not arrive.
+            match find().await {
+                Ok(Some(found)) => {
+                    tracing::info!("POST {path} failed ({err}) but the resource exists; using it");
+                    return Ok(found);
+                }
+                Ok(None) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// SSH keys of the account.
+    pub async fn ssh_keys(&self) -> Result<Vec<SshKey>, CloudError> {
+        Ok(self
+            .list("/v2/account/keys", "ssh_keys")
+            .await?
+            .iter()
+            .filter_map(|k| serde_json::from_value(k.clone()).ok())
+            .collect())
+    }
+
+    /// Adds an SSH key to the account (looked up by fingerprint-free name on retry).
+    pub async fn create_ssh_key(&self, name: &str, public_key: &str) -> Result<SshKey, CloudError> {
+        let body = json!({ "name": name, "public_key": public_key });
+        let key = public_key.trim().to_string();
+        self.create(
+            "/v2/account/keys",
+            &body,
+            |v| serde_json::from_value(v["ssh_key"].clone()).ok(),
+            || {
+                let key = key.clone();
+                async move {
+                    Ok(self
+                        .ssh_keys()
+                        .await?
+                        .into_iter()
+                        .find(|k| k.public_key.trim() == key))
+                }
+            },
+        )
+        .await
+    }
+
+    /// Every volume of the account.
+    pub async fn volumes(&self) -> Result<Vec<Volume>, CloudError> {
+        Ok(self
+            .list("/v2/volumes", "volumes")
+            .await?
+            .iter()
+            .filter_map(parse_volume)
+            .collect())
+    }
+
+    /// Records of `kind` named `name` (relative to `domain`).
+    pub async fn records_named(
+        &self,
+        domain: &str,
+        kind: &str,
+        name: &str,
+    ) -> Result<Vec<Record>, CloudError> {
+        // The filter takes the fully qualified name; answers carry the relative one.
+        let path = format!(
+            "/v2/domains/{}/records?name={}&type={}",
+            enc(domain),
+            enc(&format!("{name}.{domain}")),
+            enc(kind)
+        );
+        Ok(self
+            .list(&path, "domain_records")
+            .await?
+            .iter()
+            .filter_map(parse_record)
+            .filter(|r| r.name == name && r.kind == kind)
+            .collect())
+    }
+
+    /// The status of a destroy with associated resources.
+    pub async fn destroy_status(&self, id: u64) -> Result<Value, CloudError> {
+        self.get(&format!(
+            "/v2/droplets/{id}/destroy_with_associated_resources/status"
+        ))
+        .await
+    }
+}
+
+fn enc(s: &str) -> String {
+    serde_urlencoded::to_string([("", s)])
+        .map(|s| s.trim_start_matches('=').to_string())
+        .unwrap_or_default()
+}
+
+fn timestamp(v: &Value) -> i64 {
+    v.as_str()
+        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.timestamp())
+        .unwrap_or(0)
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn parse_volume(v: &Value) -> Option<Volume> {
+    Some(Volume {
+        id: v["id"].as_str()?.to_string(),
+        name: v["name"].as_str()?.to_string(),
+        region: v["region"]["slug"].as_str().unwrap_or_default().to_string(),
+        size_gb: u32::try_from(v["size_gigabytes"].as_u64().unwrap_or(0)).unwrap_or(u32::MAX),
+        tags: strings(&v["tags"]),
+        created_at: timestamp(&v["created_at"]),
+        droplet_ids: v["droplet_ids"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_u64).collect())
+            .unwrap_or_default(),
+    })
+}
+
+fn public_ip(v: &Value) -> Option<String> {
+    v.as_array()?
+        .iter()
+        .find(|n| n["type"] == "public")
+        .and_then(|n| n["ip_address"].as_str())
+        .map(String::from)
+}
+
+fn parse_droplet(v: &Value) -> Option<Droplet> {
+    Some(Droplet {
+        id: v["id"].as_u64()?,
+        name: v["name"].as_str()?.to_string(),
+        region: v["region"]["slug"].as_str().unwrap_or_default().to_string(),
+        status: v["status"].as_str().unwrap_or_default().to_string(),
+        ipv4: public_ip(&v["networks"]["v4"]),
+        ipv6: public_ip(&v["networks"]["v6"]),
+        tags: strings(&v["tags"]),
+        created_at: timestamp(&v["created_at"]),
+    })
+}
+
+/// A record's name relative to `domain` (the API answers relative names,
+/// `@` for the apex).
+fn parse_record(v: &Value) -> Option<Record> {
+    Some(Record {
+        id: v["id"].as_u64()?,
+        kind: v["type"].as_str()?.to_string(),
+        name: v["name"].as_str()?.to_string(),
+        data: v["data"].as_str().unwrap_or_default().to_string(),
+    })
+}
+
+/// `price_hourly` (a float in USD) as micro-USD, rounded to the nearest.
+fn micro_usd(v: &Value) -> Option<Micro> {
+    let f = v.as_f64()?;
+    if !(0.0..=1e6).contains(&f) {
+        return None;
+    }
+    // Bounded above, so the cast cannot overflow.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    Some((f * 1e6).round() as Micro)
+}
+
+#[async_trait]
+impl Cloud for DigitalOcean {
+    async fn droplet_limit(&self) -> Result<u32, CloudError> {
+        let v = self.get("/v2/account").await?;
+        v["account"]["droplet_limit"]
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| CloudError::Unavailable("account without droplet_limit".into()))
+    }
+
+    async fn size_price_hourly(&self, size: &str) -> Result<Micro, CloudError> {
+        let sizes = self.list("/v2/sizes", "sizes").await?;
+        let s = sizes
+            .iter()
+            .find(|s| s["slug"] == size)
+            .ok_or_else(|| CloudError::Validation(format!("DigitalOcean has no size {size:?}")))?;
+        micro_usd(&s["price_hourly"])
+            .ok_or_else(|| CloudError::Unavailable(format!("size {size} without price_hourly")))
+    }
+
+    async fn regions(&self, size: &str) -> Result<Vec<Region>, CloudError> {
+        let mut out: Vec<Region> = self
+            .list("/v2/regions", "regions")
+            .await?
+            .iter()
+            .filter(|r| r["available"].as_bool().unwrap_or(false))
+            .filter(|r| strings(&r["sizes"]).iter().any(|s| s == size))
+            .filter(|r| strings(&r["features"]).iter().any(|f| f == "storage"))
+            .filter_map(|r| {
+                Some(Region {
+                    slug: r["slug"].as_str()?.to_string(),
+                    name: r["name"].as_str().unwrap_or_default().to_string(),
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| a.slug.cmp(&b.slug));
+        Ok(out)
+    }
+
+    async fn find_volume(&self, name: &str, region: &str) -> Result<Option<Volume>, CloudError> {
+        let path = format!("/v2/volumes?name={}&region={}", enc(name), enc(region));
+        Ok(self
+            .list(&path, "volumes")
+            .await?
+            .iter()
+            .filter_map(parse_volume)
+            .find(|v| v.name == name && v.region == region))
+    }
+
+    async fn volumes_tagged(&self, tag: &str) -> Result<Vec<Volume>, CloudError> {
+        // The volumes list has no tag filter.
+        Ok(self
+            .volumes()
+            .await?
+            .into_iter()
+            .filter(|v| v.tags.iter().any(|t| t == tag))
+            .collect())
+    }
+
+    async fn create_volume(&self, spec: &VolumeSpec) -> Result<Volume, CloudError> {
+        let body = json!({
+            "size_gigabytes": spec.size_gb,
+            "name": spec.name,
+            "region": spec.region,
+            "filesystem_type": "ext4",
+            "tags": spec.tags,
+        });
+        self.create(
+            "/v2/volumes",
+            &body,
+            |v| parse_volume(&v["volume"]),
+            || self.find_volume(&spec.name, &spec.region),
+        )
+        .await
+    }
+
+    async fn delete_volume(&self, id: &str) -> Result<(), CloudError> {
+        self.delete(&format!("/v2/volumes/{}", enc(id))).await
+    }
+
+    async fn droplets_tagged(&self, tag: &str) -> Result<Vec<Droplet>, CloudError> {
+        Ok(self
+            .list(&format!("/v2/droplets?tag_name={}", enc(tag)), "droplets")
+            .await?
+            .iter()
+            .filter_map(parse_droplet)
+            .collect())
+    }
+
+    async fn droplet(&self, id: u64) -> Result<Option<Droplet>, CloudError> {
+        match self.get(&format!("/v2/droplets/{id}")).await {
+            Ok(v) => Ok(parse_droplet(&v["droplet"])),
+            Err(CloudError::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn create_droplet(&self, spec: &DropletSpec) -> Result<Droplet, CloudError> {
+        let ssh_keys: Vec<Value> = spec
+            .ssh_keys
+            .iter()
+            .map(|k| match k.parse::<u64>() {
+                Ok(id) => json!(id),
+                Err(_) => json!(k),
+            })
+            .collect();
+        let body = json!({
+            "name": spec.name,
+            "region": spec.region,
+            "size": spec.size,
+            "image": spec.image,
+            "ssh_keys": ssh_keys,
+            "ipv6": true,
+            "monitoring": true,
+            "user_data": spec.user_data,
+            "volumes": spec.volume_ids,
+            "tags": spec.tags,
+        });
+        // The operation's own tag is the most specific; fall back to the first.
+        let tag = spec
+            .tags
+            .iter()
+            .find(|t| t.starts_with("nodecannon-op-"))
+            .or(spec.tags.first())
+            .cloned()
+            .unwrap_or_default();
+        self.create(
+            "/v2/droplets",
+            &body,
+            |v| parse_droplet(&v["droplet"]),
+            || {
+                let tag = tag.clone();
+                async move {
+                    Ok(self
+                        .droplets_tagged(&tag)
+                        .await?
+                        .into_iter()
+                        .find(|d| d.name == spec.name))
+                }
+            },
+        )
+        .await
+    }
+
+    async fn destroy_droplet(&self, id: u64) -> Result<(), CloudError> {
+        // Destroys the droplet with everything DigitalOcean associates with
+        // it (its volumes too); deleting the volume afterwards finds it gone.
+        self.send(
+            Method::DELETE,
+            &format!(
+                "{}/v2/droplets/{id}/destroy_with_associated_resources/dangerous",
+                self.base
+            ),
+            None,
+            true,
+            true,
+        )
+        .await?;
+        match self.destroy_status(id).await {
+            Ok(s) => {
+                let failures = s["failures"].as_u64().unwrap_or(0);
+                if failures > 0 {
+                    return Err(CloudError::Unavailable(format!(
+                        "destroy of droplet {id} reported {failures} failure(s)"
+                    )));
+                }
+                Ok(())
+            }
+            // The status of a destroy may be gone already; the droplet check is what counts.
+            Err(CloudError::NotFound) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn records(&self, domain: &str, name_suffix: &str) -> Result<Vec<Record>, CloudError> {
+        Ok(self
+            .list(
+                &format!("/v2/domains/{}/records", enc(domain)),
+                "domain_records",
+            )
+            .await?
+            .iter()
+            .filter_map(parse_record)
+            .filter(|r| r.name == name_suffix || r.name.ends_with(&format!(".{name_suffix}")))
+            .collect())
+    }
+
+    async fn create_record(
+        &self,
+        domain: &str,
+        kind: &str,
+        name: &str,
+        data: &str,
+    ) -> Result<Record, CloudError> {
+        let body = json!({ "type": kind, "name": name, "data": data, "ttl": 300 });
+        self.create(
+            &format!("/v2/domains/{}/records", enc(domain)),
+            &body,
+            |v| parse_record(&v["domain_record"]),
+            || async move {
+                Ok(self
+                    .records_named(domain, kind, name)
+                    .await?
+                    .into_iter()
+                    .find(|r| r.data == data))
+            },
+        )
+        .await
+    }
+
+    async fn delete_record(&self, domain: &str, id: u64) -> Result<(), CloudError> {
+        self.delete(&format!("/v2/domains/{}/records/{id}", enc(domain)))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prices_become_micro_usd() {
+        assert_eq!(micro_usd(&json!(0.00743999984115362)), Some(7_440));
+        assert_eq!(micro_usd(&json!(0.02679)), Some(26_790));
+        assert_eq!(micro_usd(&json!(-1.0)), None);
+        assert_eq!(micro_usd(&json!("0.1")), None);
+    }
+
+    #[test]
+    fn droplets_read_their_public_addresses() {
+        let d = parse_droplet(&json!({
+            "id": 7, "name": "op-x", "status": "active", "region": {"slug": "ams3"},
+            "created_at": "2026-01-02T03:04:05Z", "tags": ["nodecannon"],
+            "networks": {
+                "v4": [{"ip_address": "10.0.0.2", "type": "private"}, {"ip_address": "203.0.113.5", "type": "public"}],
+                "v6": [{"ip_address": "2001:db8::5", "type": "public"}]
+            }
+        }))
+        .unwrap();
+        assert_eq!(d.ipv4.as_deref(), Some("203.0.113.5"));
+        assert_eq!(d.ipv6.as_deref(), Some("2001:db8::5"));
+        assert_eq!(d.created_at, 1_767_323_045);
+        assert!(parse_droplet(&json!({"name": "no id"})).is_none());
+        // Volumes may come with `tags: null`.
+        let v = parse_volume(
+            &json!({"id": "u", "name": "op-x", "tags": null, "region": {"slug": "nyc3"}}),
+        )
+        .unwrap();
+        assert!(v.tags.is_empty());
+    }
+
+    #[test]
+    fn next_links_are_followed_on_the_configured_base() {
+        let c = DigitalOcean::new(
+            reqwest::Client::new(),
+            "http://127.0.0.1:4010/",
+            "t",
+            Arc::new(Metrics::default()),
+        );
+        assert_eq!(
+            c.on_base("https://api.digitalocean.com/v2/droplets?page=2&per_page=200"),
+            "http://127.0.0.1:4010/v2/droplets?page=2&per_page=200"
+        );
+        let d = c.backoff(3);
+        assert!(
+            d >= Duration::from_secs(4) && d <= Duration::from_secs(6),
+            "{d:?}"
+        );
+        assert_eq!(c.backoff(30), Duration::from_secs(30));
+    }
+}
