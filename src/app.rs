@@ -4,7 +4,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::cache::Caches;
+use crate::clients::digitalocean::DigitalOcean;
+use crate::clients::market::{MarketPrice, Source};
+use crate::clients::monero::WalletRpc;
+use crate::clients::node::HttpNodeProbe;
 use crate::clients::notify::LogNotifier;
+use crate::clients::webhook::{self, WebhookNotifier};
 use crate::clients::{Cloud, NodeProbe, Notifier, PriceOracle, Wallet};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Secret};
@@ -51,6 +56,72 @@ pub struct Clients {
     pub sandbox: Option<Sandbox>,
 }
 
+/// The operator's notifier: webhooks when configured, else the log.
+fn notifier(config: &Config, metrics: &Arc<Metrics>) -> Arc<dyn Notifier> {
+    let targets = webhook::targets_from(config);
+    if targets.is_empty() {
+        return Arc::new(LogNotifier);
+    }
+    Arc::new(WebhookNotifier::start(
+        http_client(),
+        targets,
+        metrics.clone(),
+    ))
+}
+
+/// The HTTP client every real client shares (rustls, one pool).
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .user_agent(concat!("nodecannon/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .build()
+        .unwrap_or_default()
+}
+
+/// The real clients of a configured install.
+fn real_clients(
+    config: &Config,
+    clock: &Arc<dyn Clock>,
+    metrics: &Arc<Metrics>,
+) -> Result<Clients, StartError> {
+    let http = http_client();
+    let token = config
+        .do_token
+        .as_ref()
+        .ok_or_else(|| StartError::Config("DO_TOKEN: required outside sandbox".into()))?;
+    let sources = config
+        .price_sources
+        .iter()
+        .map(|s| match s.as_str() {
+            "kraken" => Source::Kraken(config.kraken_api_url.clone()),
+            _ => Source::CoinGecko(config.price_api_url.clone()),
+        })
+        .collect();
+    Ok(Clients {
+        wallet: Arc::new(WalletRpc::new(
+            &config.wallet_rpc_endpoint,
+            &config.wallet_rpc_user,
+            config.wallet_rpc_pass.expose(),
+            metrics.clone(),
+        )),
+        cloud: Arc::new(DigitalOcean::new(
+            http.clone(),
+            &config.do_api_url,
+            token.expose(),
+            metrics.clone(),
+        )),
+        price: Arc::new(MarketPrice::new(
+            http.clone(),
+            sources,
+            clock.clone(),
+            metrics.clone(),
+        )),
+        node: Arc::new(HttpNodeProbe::new(http, metrics.clone())),
+        notifier: notifier(config, metrics),
+        sandbox: None,
+    })
+}
+
 /// Why the app could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -70,11 +141,11 @@ impl AppState {
 
     /// Builds the app with a given clock (tests move it).
     pub fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, StartError> {
+        let cfg = config.clone();
         if !config.sandbox {
-            return Err(StartError::Config(
-                "this build has the real monero-wallet-rpc client but not yet the DigitalOcean and price clients; unset DO_TOKEN and XMR_WALLET_RPC_* (or set SANDBOX=1) to run the sandbox."
-                    .into(),
-            ));
+            return Self::build_with(config, clock, |_, clock, metrics| {
+                real_clients(&cfg, clock, metrics)
+            });
         }
         Self::build_with(config, clock, |store, clock, metrics| {
             let sb = Sandbox::new(store.clone(), clock.clone(), metrics.clone());
@@ -83,7 +154,7 @@ impl AppState {
                 cloud: sb.cloud.clone(),
                 price: sb.price.clone(),
                 node: sb.node.clone(),
-                notifier: Arc::new(LogNotifier),
+                notifier: notifier(&cfg, metrics),
                 sandbox: Some(sb),
             })
         })

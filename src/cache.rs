@@ -34,6 +34,11 @@ pub struct Caches {
     pub qr: Cache<String, Arc<Vec<u8>>>,
     size_price: Cache<String, Micro>,
     regions: Cache<String, Vec<Region>>,
+    /// The last good answers of the cloud, used while it is away.
+    size_price_good: Cache<String, Micro>,
+    regions_good: Cache<String, Vec<Region>>,
+    /// Recent cloud failures, so a cloud that is away is not asked on every view.
+    cloud_failures: Cache<String, CloudError>,
     /// Latest `get_info` of each node, by operation id; written by the health job only.
     pub node_info: Cache<String, (Timestamp, Option<NodeInfo>)>,
 }
@@ -56,6 +61,9 @@ impl Default for Caches {
             qr: Cache::builder().max_capacity(10_000).build(),
             size_price: Cache::builder().time_to_live(ttl(6 * 3600)).build(),
             regions: Cache::builder().time_to_live(ttl(6 * 3600)).build(),
+            size_price_good: Cache::builder().build(),
+            regions_good: Cache::builder().build(),
+            cloud_failures: Cache::builder().time_to_live(ttl(30)).build(),
             node_info: Cache::builder().max_capacity(100_000).build(),
         }
     }
@@ -143,19 +151,63 @@ impl Caches {
         }
         Ok(fee)
     }
-    /// A droplet size's hourly price.
+    /// A droplet size's hourly price (`price_hourly`, refreshed every 6 h).
     pub async fn size_price(&self, c: &Arc<dyn Cloud>, size: &str) -> Result<Micro, CloudError> {
-        self.size_price
-            .try_get_with(size.to_string(), c.size_price_hourly(size))
+        let key = format!("size/{size}");
+        let live = self
+            .size_price
+            .try_get_with(size.to_string(), c.size_price_hourly(size));
+        self.cloud_or_last(&key, live, &self.size_price_good, size)
             .await
-            .map_err(unarc)
     }
-    /// Regions offering a size.
-    pub async fn regions(&self, c: &Arc<dyn Cloud>, size: &str) -> Result<Vec<Region>, CloudError> {
-        self.regions
-            .try_get_with(size.to_string(), c.regions(size))
-            .await
-            .map_err(unarc)
+    /// Regions offering a size, limited to `allowed` (`DO_REGIONS`) unless it is empty.
+    pub async fn regions(
+        &self,
+        c: &Arc<dyn Cloud>,
+        size: &str,
+        allowed: &[String],
+    ) -> Result<Vec<Region>, CloudError> {
+        let key = format!("regions/{size}");
+        let live = self.regions.try_get_with(size.to_string(), c.regions(size));
+        let all = self
+            .cloud_or_last(&key, live, &self.regions_good, size)
+            .await?;
+        Ok(all
+            .into_iter()
+            .filter(|r| allowed.is_empty() || allowed.iter().any(|a| a == &r.slug))
+            .collect())
+    }
+    /// A cloud answer within [`PAGE_WAIT`], else the last good one; a failure
+    /// is remembered for 30 s so views do not queue behind a cloud that is away.
+    async fn cloud_or_last<V: Clone + Send + Sync + 'static>(
+        &self,
+        key: &str,
+        live: impl std::future::Future<Output = Result<V, Arc<CloudError>>>,
+        good: &Cache<String, V>,
+        size: &str,
+    ) -> Result<V, CloudError> {
+        let fresh = match self.cloud_failures.get(key).await {
+            Some(e) => Err(e),
+            None => match tokio::time::timeout(PAGE_WAIT, live).await {
+                Ok(Ok(v)) => Ok(v),
+                Ok(Err(e)) => {
+                    self.cloud_failures
+                        .insert(key.to_string(), unarc(e.clone()))
+                        .await;
+                    Err(unarc(e))
+                }
+                Err(_) => Err(CloudError::Unavailable(
+                    "DigitalOcean did not answer in time".into(),
+                )),
+            },
+        };
+        match fresh {
+            Ok(v) => {
+                good.insert(size.to_string(), v.clone()).await;
+                Ok(v)
+            }
+            Err(e) => good.get(size).await.ok_or(e),
+        }
     }
     /// Forgets the price (after the sandbox price changes).
     pub async fn forget_price(&self) {

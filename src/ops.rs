@@ -68,7 +68,7 @@ pub async fn create(st: &AppState, form: &LaunchForm) -> Result<Operation, AppEr
     let region = form.region.trim().to_lowercase();
     let regions = st
         .cache
-        .regions(&st.cloud, &st.config.do_droplet_size)
+        .regions(&st.cloud, &st.config.do_droplet_size, &st.config.do_regions)
         .await?;
     if !regions.iter().any(|r| r.slug == region) {
         return Err(AppError::BadInput(format!(

@@ -318,3 +318,20 @@ async fn without_stats_token_an_owner_only_admin_token_file_is_generated() {
     );
     assert!(first.expose().len() >= 32);
 }
+
+#[tokio::test]
+async fn do_regions_limits_the_regions_a_visitor_can_choose() {
+    let app = support::start(&[("DO_REGIONS", "fra1,ams3")]).await;
+    let (_, page) = app.get("/launchpad").await;
+    assert!(page.contains("value=\"ams3\"") && page.contains("value=\"fra1\""));
+    assert!(
+        !page.contains("value=\"lon1\""),
+        "lon1 is offered by the cloud but not allowed"
+    );
+    let (code, _, page) = app
+        .post_form("/launchpad", "codename=fine&region=lon1")
+        .await;
+    assert_eq!(code, 422);
+    assert!(page.contains("is not a region"));
+    assert!(app.state.store.operations().unwrap().is_empty());
+}

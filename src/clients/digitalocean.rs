@@ -74,8 +74,8 @@ impl DigitalOcean {
             base: base.trim_end_matches('/').to_string(),
             token: token.to_string(),
             metrics,
-            attempts: 5,
-            backoff_base: Duration::from_millis(500),
+            attempts: 4,
+            backoff_base: Duration::from_millis(250),
             backoff_cap: Duration::from_secs(30),
             remaining: AtomicI64::new(-1),
             reset_at: AtomicI64::new(0),
@@ -126,7 +126,8 @@ impl DigitalOcean {
         if self.remaining.load(Ordering::Relaxed) != 0 {
             return;
         }
-        let now = chrono::Utc::now().timestamp();
+        // DigitalOcean's reset is wall-clock time.
+        let now = crate::clock::Clock::now(&crate::clock::SystemClock);
         let reset = self.reset_at.load(Ordering::Relaxed);
         if reset > now {
             let wait = Duration::from_secs(u64::try_from(reset - now).unwrap_or(0));
@@ -222,9 +223,7 @@ impl DigitalOcean {
                 CloudError::Unavailable(format!("HTTP {}: {message}", s.as_u16())),
                 retry_after,
             ),
-            _ if message.to_lowercase().contains("limit") => {
-                Attempt::Final(CloudError::LimitReached(message))
-            }
+            _ if is_limit(&message) => Attempt::Final(CloudError::LimitReached(message)),
             StatusCode::FORBIDDEN => Attempt::Final(CloudError::Unauthorized),
             s => Attempt::Final(CloudError::Validation(format!(
                 "HTTP {}: {message}",
@@ -247,6 +246,11 @@ impl DigitalOcean {
         loop {
             match self.once(&method, url, body, dangerous).await {
                 Ok(v) => return Ok(v),
+                // A delete that failed in a way that may have hidden its
+                // success, then finds nothing: it worked.
+                Err(Attempt::Final(CloudError::NotFound)) if method == Method::DELETE && n > 0 => {
+                    return Ok(Value::Null);
+                }
                 Err(Attempt::Final(e)) => return Err(e),
                 Err(Attempt::Retry(e, after)) => {
                     n += 1;
@@ -336,24 +340,25 @@ impl DigitalOcean {
                 Err(Attempt::Final(e)) => return Err(e),
                 Err(Attempt::Retry(e, after)) => {
                     n += 1;
-                    if n >= self.attempts {
-                        return Err(e);
+                    if n < self.attempts {
+                        tokio::time::sleep(
+                            after
+                                .unwrap_or_else(|| self.backoff(n - 1))
+                                .min(self.backoff_cap),
+                        )
+                        .await;
                     }
-                    tokio::time::sleep(
-                        after
-                            .unwrap_or_else(|| self.backoff(n - 1))
-                            .min(self.backoff_cap),
-                    )
-                    .await;
                     e
                 }
             };
-            // The create may have happened even though its answer did not arrive.
+            // The create may have happened even though its answer did not
+            // arrive: look before trying again, and once more before giving up.
             match find().await {
                 Ok(Some(found)) => {
                     tracing::info!("POST {path} failed ({err}) but the resource exists; using it");
                     return Ok(found);
                 }
+                Ok(None) if n >= self.attempts => return Err(err),
                 Ok(None) => {}
                 Err(e) => return Err(e),
             }
@@ -432,6 +437,12 @@ impl DigitalOcean {
         ))
         .await
     }
+}
+
+/// DigitalOcean's words for an account limit ("will exceed your droplet limit").
+fn is_limit(message: &str) -> bool {
+    let m = message.to_lowercase();
+    m.contains("limit") && (m.contains("exceed") || m.contains("reached"))
 }
 
 fn enc(s: &str) -> String {
@@ -780,7 +791,7 @@ mod tests {
         );
         let d = c.backoff(3);
         assert!(
-            d >= Duration::from_secs(4) && d <= Duration::from_secs(6),
+            d >= Duration::from_secs(2) && d <= Duration::from_secs(3),
             "{d:?}"
         );
         assert_eq!(c.backoff(30), Duration::from_secs(30));

@@ -4,7 +4,9 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 /// The fields of monerod's `get_info` the app uses.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Fields a node leaves out (a restricted RPC may) read as zero.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct NodeInfo {
     pub height: u64,
     pub target_height: u64,
@@ -42,5 +44,52 @@ pub fn probe_of(info: &Option<NodeInfo>) -> crate::domain::health::Probe {
             target_height: 0,
             synchronized: false,
         },
+    }
+}
+
+/// Probes a node's restricted RPC over HTTP with a short timeout.
+pub struct HttpNodeProbe {
+    http: reqwest::Client,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
+    timeout: std::time::Duration,
+}
+
+impl HttpNodeProbe {
+    pub fn new(http: reqwest::Client, metrics: std::sync::Arc<crate::metrics::Metrics>) -> Self {
+        Self {
+            http,
+            metrics,
+            timeout: std::time::Duration::from_secs(5),
+        }
+    }
+}
+
+#[async_trait]
+impl NodeProbe for HttpNodeProbe {
+    async fn get_info(&self, ip: &str, port: u16) -> Result<NodeInfo, NodeError> {
+        self.metrics.client_call("node");
+        let host = match ip.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V6(v6)) => format!("[{v6}]"),
+            Ok(v4) => v4.to_string(),
+            Err(_) => return Err(NodeError(format!("{ip:?} is not an IP address"))),
+        };
+        let body = serde_json::json!({ "jsonrpc": "2.0", "id": "0", "method": "get_info" });
+        let resp = self
+            .http
+            .post(format!("http://{host}:{port}/json_rpc"))
+            .json(&body)
+            .timeout(self.timeout)
+            .send()
+            .await
+            .map_err(|e| NodeError(e.without_url().to_string()))?;
+        if !resp.status().is_success() {
+            return Err(NodeError(format!("HTTP {}", resp.status().as_u16())));
+        }
+        let v: serde_json::Value = resp
+            .json()
+            .await
+            .map_err(|e| NodeError(format!("not JSON: {}", e.without_url())))?;
+        serde_json::from_value(v["result"].clone())
+            .map_err(|e| NodeError(format!("unexpected get_info answer: {e}")))
     }
 }

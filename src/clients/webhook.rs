@@ -263,7 +263,8 @@ impl WebhookNotifier {
 impl Notifier for WebhookNotifier {
     async fn notify(&self, n: &Notice) {
         tracing::info!(kind = %n.kind, codename = ?n.codename, "notice: {}", n.message);
-        let at = chrono::Utc::now().timestamp();
+        // When the notice was sent, in wall-clock time (it leaves the process).
+        let at = crate::clock::Clock::now(&crate::clock::SystemClock);
         for lane in &self.lanes {
             self.pending.send_modify(|p| *p += 1);
             let queued = Queued {

@@ -2,6 +2,7 @@
 //! and a real regtest monerod + monero-wallet-rpc (`monero`).
 #![allow(dead_code)]
 
+pub mod fake_do;
 pub mod monero;
 pub mod prism;
 

@@ -45,7 +45,7 @@ async fn launchpad_page(
 ) -> Result<Markup, Page> {
     let regions = st
         .cache
-        .regions(&st.cloud, &st.config.do_droplet_size)
+        .regions(&st.cloud, &st.config.do_droplet_size, &st.config.do_regions)
         .await
         .map_err(|e| page_err(st, e))?;
     let rates = ops::rates(st).await.ok();
