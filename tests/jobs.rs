@@ -218,3 +218,55 @@ async fn a_scheduled_pass_is_skipped_while_another_runs() {
             .is_ok()
     );
 }
+
+#[tokio::test]
+async fn a_price_that_jumps_is_held_until_it_persists_or_an_admin_accepts_it() {
+    let app = support::start(&[("PAYOUT_FREQUENCY", "1")]).await;
+    let id = launched(&app, "alpha").await;
+    let sb = app.state.sandbox.clone().unwrap();
+    let paid = |app: &support::TestApp| app.state.store.payouts(&id).unwrap().len();
+    app.advance(3600);
+    app.run_job("process-payouts").await;
+    let before = paid(&app);
+    assert!(before >= 1, "a payout at the accepted price");
+
+    // The market (not the admin) says XMR lost 90 %: held, no decision on it.
+    sb.price.set(15_000_000).await.unwrap();
+    app.state.cache.forget_price().await;
+    app.advance(3600);
+    let (code, out) = app.post_job("process-payouts").await;
+    assert_eq!(code, 503, "{out}");
+    assert_eq!(paid(&app), before, "no payout on a held price: {out}");
+    assert!(out.to_string().contains("held"), "{out}");
+    let (_, status) = app.get("/status").await;
+    assert!(status.contains("decisions wait"), "{status}");
+    let admin = app
+        .http
+        .get(app.url("/admin"))
+        .bearer_auth("test-admin-token")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(admin.contains("Accept the held price"), "{admin}");
+
+    // The admin accepts it: the next pass pays at the new price.
+    let (code, _, _) = app.post_form("/admin/price/accept", "").await;
+    assert_eq!(code, 303);
+    app.run_job("process-payouts").await;
+    assert_eq!(paid(&app), before + 1);
+    let (_, status) = app.get("/status").await;
+    assert!(!status.contains("decisions wait"), "{status}");
+
+    // A jump that persists for 15 minutes is accepted on its own.
+    sb.price.set(150_000_000).await.unwrap();
+    app.state.cache.forget_price().await;
+    app.advance(3600);
+    assert_eq!(app.post_job("process-payouts").await.0, 503);
+    assert_eq!(paid(&app), before + 1, "held");
+    app.advance(15 * 60);
+    app.run_job("process-payouts").await;
+    assert_eq!(paid(&app), before + 2, "persisted, so accepted");
+}

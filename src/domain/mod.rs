@@ -7,6 +7,7 @@ pub mod health;
 pub mod money;
 pub mod operation;
 pub mod payout;
+pub mod price_guard;
 pub mod state;
 pub mod xmr_address;
 

@@ -16,9 +16,11 @@ pub use teardown::{holds_resources, teardown, teardown_and_clear};
 
 use crate::app::AppState;
 use crate::clients::Notice;
+use crate::clients::price::Quote;
 use crate::domain::event::EventKind;
 use crate::domain::money::{HourlyCost, Rates};
 use crate::domain::operation::Operation;
+use crate::domain::price_guard::{self, PriceState, Verdict};
 use crate::error::AppError;
 use crate::store::JobRecord;
 
@@ -243,13 +245,7 @@ pub async fn ops_in(
 /// caches): launches, payouts and ends decide on nothing older than
 /// `PRICE_MAX_AGE_MINUTES`.
 pub async fn fresh_rates(st: &AppState) -> Result<(HourlyCost, Rates), AppError> {
-    let quote = st.price.xmr_usd().await?;
-    let age = st.now() - quote.at;
-    if age > st.config.price_max_age_secs as i64 {
-        return Err(AppError::Unavailable(format!(
-            "the XMR price is {age} s old; no launch, payout or end decision on a stale price"
-        )));
-    }
+    let quote = decision_price(st).await?;
     let cost = crate::ops::hourly_cost(st).await?;
     let fee = st.cache.refresh_fee(&st.wallet).await?;
     Ok((
@@ -261,4 +257,74 @@ pub async fn fresh_rates(st: &AppState) -> Result<(HourlyCost, Rates), AppError>
             payout_every: st.config.payout_frequency_secs,
         },
     ))
+}
+
+/// Where the price guard keeps its state.
+pub const PRICE_GUARD_KEY: &str = "price_guard";
+
+/// The price guard's rules from the configuration.
+pub fn price_rules(st: &AppState) -> price_guard::Rules {
+    let secs = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    price_guard::Rules {
+        max_age_secs: secs(st.config.price_max_age_secs),
+        max_move_percent: st.config.price_max_move_percent,
+        max_wait_secs: secs(st.config.price_max_wait_secs),
+    }
+}
+
+/// The price a decision that moves money or ends a node may use: fresh and
+/// sane, or after `PRICE_MAX_WAIT_HOURS` without one the last accepted price
+/// (logged and told). The operator hears once when decisions start waiting.
+pub async fn decision_price(st: &AppState) -> Result<Quote, AppError> {
+    let fetched = st.price.xmr_usd().await.map_err(|e| e.0);
+    let now = st.now();
+    let rules = price_rules(st);
+    let (verdict, tell) = st
+        .store
+        .run(move |s| {
+            s.write(|tx| {
+                let mut state: PriceState = tx.setting(PRICE_GUARD_KEY)?.unwrap_or_default();
+                let verdict = state.judge(fetched, now, &rules);
+                let tell = match &verdict {
+                    Verdict::Use(_) => None,
+                    Verdict::Wait(why) if !state.notified => {
+                        state.notified = true;
+                        Some(format!(
+                            "Launches, payouts and ends wait for a sane XMR price: {why}."
+                        ))
+                    }
+                    Verdict::UseLast(_, why) if !state.fell_back => {
+                        state.fell_back = true;
+                        Some(format!(
+                            "Decisions now use the last accepted XMR price: {why}."
+                        ))
+                    }
+                    _ => None,
+                };
+                tx.put_setting(PRICE_GUARD_KEY, &state)?;
+                Ok::<_, AppError>((verdict, tell))
+            })
+        })
+        .await?;
+    if let Some(message) = tell {
+        tracing::warn!("{message}");
+        st.notifier
+            .notify(&Notice {
+                op_id: None,
+                codename: None,
+                kind: "price".into(),
+                message,
+            })
+            .await;
+    }
+    match verdict {
+        Verdict::Use(q) => Ok(q),
+        Verdict::UseLast(q, why) => {
+            tracing::warn!("{why}");
+            Ok(q)
+        }
+        Verdict::Wait(why) => Err(AppError::Unavailable(format!(
+            "{why}; no launch, payout or end decision until a fresh, sane price arrives"
+        ))),
+    }
 }

@@ -16,11 +16,19 @@ struct Migration {
     run: fn(&WriteTransaction) -> Result<()>,
 }
 
-const MIGRATIONS: [Migration; 1] = [Migration {
-    version: 2,
-    what: "index operations by codename",
-    run: index_codenames,
-}];
+const MIGRATIONS: [Migration; 2] = [
+    Migration {
+        version: 2,
+        what: "index operations by codename",
+        run: index_codenames,
+    },
+    Migration {
+        version: 3,
+        what: "a settings table (the price guard's state)",
+        // Every table in `tables::ALL` is opened (created) before migrations run.
+        run: |_| Ok(()),
+    },
+];
 
 fn index_codenames(txn: &WriteTransaction) -> Result<()> {
     let ops = txn.open_table(tables::OPERATIONS.def)?;

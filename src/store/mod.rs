@@ -17,7 +17,7 @@ pub use tables::{HealthSample, JobRecord};
 pub use tx::Tx;
 
 /// The schema this build writes. Older stores are backed up, then migrated.
-pub const SCHEMA_VERSION: u64 = 2;
+pub const SCHEMA_VERSION: u64 = 3;
 
 /// What can go wrong in the store.
 #[derive(Debug, thiserror::Error)]

@@ -137,6 +137,18 @@ impl Store {
             .transpose()
     }
 
+    /// A single value of the appliance.
+    pub fn setting<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        get(&self.read()?, &tables::SETTINGS, key)?
+            .map(|v| {
+                serde_json::from_value(v).map_err(|e| StoreError::Corrupt {
+                    what: format!("settings/{key}"),
+                    source: e,
+                })
+            })
+            .transpose()
+    }
+
     /// Sandbox values whose keys start with `prefix`.
     pub fn sandbox_scan<T: serde::de::DeserializeOwned>(&self, prefix: &str) -> Result<Vec<T>> {
         let end = format!("{prefix}\u{10ffff}");

@@ -90,8 +90,11 @@ pub const JOBS: Table<JobRecord> = Table::new("jobs");
 /// State of the sandbox's simulated services, by key (JSON of various types).
 pub const SANDBOX: Table<serde_json::Value> = Table::new("sandbox");
 
+/// Single values of the appliance (e.g. the price guard's state), by key (schema 3).
+pub const SETTINGS: Table<serde_json::Value> = Table::new("settings");
+
 /// Every table, for creation, backups and migrations.
-pub const ALL: [Raw; 8] = [
+pub const ALL: [Raw; 9] = [
     META.def,
     OPERATIONS.def,
     CODENAMES.def,
@@ -100,6 +103,7 @@ pub const ALL: [Raw; 8] = [
     HEALTH.def,
     JOBS.def,
     SANDBOX.def,
+    SETTINGS.def,
 ];
 
 /// The key of the `n`th entry of an operation in a per-operation table.

@@ -179,6 +179,28 @@ impl<'t> Tx<'t> {
         )
     }
 
+    /// A single value of the appliance.
+    pub fn setting<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        get(self.txn, &tables::SETTINGS, key)?
+            .map(|v| {
+                serde_json::from_value(v).map_err(|e| StoreError::Corrupt {
+                    what: format!("settings/{key}"),
+                    source: e,
+                })
+            })
+            .transpose()
+    }
+
+    /// Stores a single value of the appliance.
+    pub fn put_setting<T: serde::Serialize>(&mut self, key: &str, v: &T) -> Result<()> {
+        put(
+            self.txn,
+            &tables::SETTINGS,
+            key,
+            &serde_json::to_value(v).unwrap_or_default(),
+        )
+    }
+
     /// Removes a value of the sandbox's simulated services.
     pub fn sandbox_remove(&mut self, key: &str) -> Result<()> {
         self.txn.open_table(tables::SANDBOX.def)?.remove(key)?;

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use super::{chrome, page_err, parse_form};
 use crate::app::AppState;
 use crate::domain::payout::PayoutStatus;
+use crate::domain::price_guard::PriceState;
 use crate::error::AppError;
 use crate::jobs::{self, Job, Outcome};
 use crate::ops::{self, OpDetail, OpSummary};
@@ -65,13 +66,20 @@ pub async fn dashboard(
         "price" => "Simulated price set.".to_string(),
         "cancelled" => "Operation cancelled.".to_string(),
         "accepted" => "No price is held; nothing to accept.".to_string(),
+        "price-accepted" => "The held price is accepted; decisions use it from now on.".to_string(),
         job => format!("Ran {job}."),
     });
+    let guard: PriceState = st
+        .store
+        .setting(jobs::PRICE_GUARD_KEY)
+        .map_err(|e| page_err(&st, e))?
+        .unwrap_or_default();
     let d = view::Dashboard {
         rows: &rows,
         jobs: &jobs,
         paused: st.config.payouts_paused,
         price,
+        guard: &guard,
         notice,
     };
     Ok(view::render(&chrome(&st, None), &d))
@@ -146,9 +154,30 @@ pub async fn run_job(
     }
 }
 
-/// `POST /admin/price/accept`: accepts a held price (held prices come with the real price oracle).
-pub async fn accept_price(_a: Admin) -> Redirect {
-    Redirect::to("/admin?notice=accepted")
+/// `POST /admin/price/accept`: decisions may use the price the guard holds.
+pub async fn accept_price(State(st): State<AppState>, _a: Admin) -> Result<Redirect, Page> {
+    let accepted = st
+        .store
+        .run(|s| {
+            s.write(|tx| {
+                let mut state: PriceState = tx.setting(jobs::PRICE_GUARD_KEY)?.unwrap_or_default();
+                let accepted = state.accept_held();
+                if accepted {
+                    tx.put_setting(jobs::PRICE_GUARD_KEY, &state)?;
+                }
+                Ok::<_, AppError>(accepted)
+            })
+        })
+        .await
+        .map_err(|e| page_err(&st, e))?;
+    if accepted {
+        tracing::info!("the admin accepted the held XMR price");
+    }
+    Ok(Redirect::to(if accepted {
+        "/admin?notice=price-accepted"
+    } else {
+        "/admin?notice=accepted"
+    }))
 }
 
 /// `POST /admin/operation/{id}/cancel`.

@@ -255,12 +255,35 @@ pub async fn status(State(st): State<AppState>) -> Response {
         Ok(_) => part(true, "answering".into()),
         Err(e) => part(false, e.to_string()),
     };
-    let (price, price_ok) = match st.cache.price(&st.price).await {
-        Ok(q) if now - q.at <= st.config.price_max_age_secs as i64 => {
+    let guard: crate::domain::price_guard::PriceState = st
+        .store
+        .setting(crate::jobs::PRICE_GUARD_KEY)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let (price, price_ok) = match (st.cache.price(&st.price).await, &guard.trouble) {
+        // What the last decision found counts first: a held or stale price stops decisions.
+        (_, Some(why)) => (
+            part(
+                false,
+                format!(
+                    "decisions wait: {why}{}",
+                    guard
+                        .held
+                        .map(|h| format!(
+                            " (held {} µUSD/XMR; an admin can accept it)",
+                            h.quote.usd
+                        ))
+                        .unwrap_or_default()
+                ),
+            ),
+            false,
+        ),
+        (Ok(q), None) if now - q.at <= st.config.price_max_age_secs as i64 => {
             (part(true, format!("{} µUSD/XMR", q.usd)), true)
         }
-        Ok(q) => (part(false, format!("stale: {} s old", now - q.at)), false),
-        Err(e) => (part(false, e.to_string()), false),
+        (Ok(q), None) => (part(false, format!("stale: {} s old", now - q.at)), false),
+        (Err(e), None) => (part(false, e.to_string()), false),
     };
     let sched = st
         .scheduler_running

@@ -6,7 +6,9 @@ use serde::Deserialize;
 
 use super::{page_err, parse_form};
 use crate::app::AppState;
+use crate::clients::price::Quote;
 use crate::domain::money::{parse_decimal_micro, parse_xmr};
+use crate::domain::price_guard::PriceState;
 use crate::error::AppError;
 use crate::web::Page;
 use crate::web::auth::Admin;
@@ -80,6 +82,20 @@ pub async fn price(
             )
         })?;
     sb.price.set(usd).await.map_err(|e| page_err(&st, e))?;
+    // A price the admin sets is accepted: the guard does not hold it.
+    let at = st.now();
+    st.store
+        .run(move |s| {
+            s.write(|tx| {
+                let key = crate::jobs::PRICE_GUARD_KEY;
+                let mut state: PriceState = tx.setting(key)?.unwrap_or_default();
+                state.set_by_admin(Quote { usd, at });
+                tx.put_setting(key, &state)?;
+                Ok::<_, AppError>(())
+            })
+        })
+        .await
+        .map_err(|e| page_err(&st, e))?;
     st.cache.forget_price().await;
     Ok(Redirect::to("/admin?notice=price"))
 }

@@ -27,6 +27,8 @@ pub struct Dashboard<'a> {
     pub jobs: &'a [(String, JobRecord)],
     pub paused: bool,
     pub price: Option<Micro>,
+    /// What the price guard found at the last decision.
+    pub guard: &'a crate::domain::price_guard::PriceState,
     pub notice: Option<String>,
 }
 
@@ -82,6 +84,17 @@ pub fn render(c: &Chrome, d: &Dashboard) -> Markup {
                     h2 { "Last reconcile (" (clock::human(r.last_run)) ")" }
                     @if r.actions.is_empty() { p.muted { "Cloud and store agreed: nothing to do." } }
                     ul { @for a in &r.actions { li { (a) } } }
+                }
+            }
+            @if let Some(why) = &d.guard.trouble {
+                section.card {
+                    h2 { "Price: decisions wait" }
+                    p.bad { (why) }
+                    @if let Some(last) = d.guard.accepted { p { "Last accepted price: " (format_usd(last.usd)) " per XMR (" (clock::human(last.at)) ")." } }
+                    @if let Some(h) = d.guard.held {
+                        p { "Held price: " strong { (format_usd(h.quote.usd)) } " per XMR, first seen " (clock::human(h.since)) ". It is accepted on its own if it persists for 15 minutes." }
+                        form.inline method="post" action="/admin/price/accept" { button type="submit" { "Accept the held price" } }
+                    }
                 }
             }
             @if c.sandbox {
@@ -151,6 +164,7 @@ mod tests {
             jobs: &[],
             paused: true,
             price: Some(150_000_000),
+            guard: &Default::default(),
             notice: None,
         };
         let s = render(&crate::web::views::chrome(), &d).into_string();
