@@ -349,3 +349,95 @@ async fn a_cancel_refunds_what_is_left_once_the_change_unlocks() {
     let spent: u64 = payouts.iter().map(|p| p.amount + p.fee).sum();
     assert_eq!(spent, XMR, "deposits = payouts + fees + refunds + balance");
 }
+
+/// End to end with the real parts that run here: funded on regtest, launched
+/// through the real DigitalOcean client on the stateful fake DigitalOcean.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_funded_operation_launches_on_digitalocean_with_the_right_resources() {
+    let rt = Regtest::start().await;
+    let main = rt.main_address().await;
+    rt.mine(80, &main).await;
+    let fake = support::fake_do::FakeDo::start().await;
+    let cloud: Arc<dyn nodecannon::clients::Cloud> = Arc::new(fake.client().with_backoff(
+        3,
+        std::time::Duration::from_millis(1),
+        std::time::Duration::from_millis(10),
+    ));
+    let app = support::start_with_wallet_and_cloud(
+        &[
+            ("PAYOUT_ADDRESS", &main),
+            ("PAYOUT_FREQUENCY", "3"),
+            ("MIN_FUNDED_HOURS", "24"),
+            ("DO_DOMAIN", support::fake_do::DOMAIN),
+            ("DO_DROPLET_SIZE", "s-2vcpu-4gb"),
+            ("DO_DROPLET_STORAGE_GB", "150"),
+            ("DO_SSH_KEY", "289794"),
+        ],
+        make(&rt),
+        cloud,
+    )
+    .await;
+    let (code, loc, page) = app
+        .post_form("/launchpad", "codename=zeta&region=ams3")
+        .await;
+    assert_eq!(code, 303, "{page}");
+    let id = loc.unwrap().rsplit('/').next().unwrap().to_string();
+    let op = app.op(&id);
+    rt.send(&op.address, 2 * XMR).await;
+    rt.mine(11, &main).await;
+    app.state.cache.forget_account(op.account_index).await;
+
+    // A create fails once in the middle; the launch still makes one of each.
+    fake.fail_next(
+        "POST",
+        "/v2/droplets",
+        support::fake_do::Fault::AfterCommit(500),
+    );
+    app.run_job("launch-funded").await;
+    fake.boot_all();
+    app.advance(60);
+    app.run_job("launch-funded").await;
+    assert_eq!(app.op(&id).state, State::Active);
+    assert_eq!(fake.pending_faults(), 0, "the lost answer happened");
+
+    let volumes = fake.volumes();
+    let droplets = fake.droplets();
+    let records = fake.records(support::fake_do::DOMAIN);
+    assert_eq!((volumes.len(), droplets.len(), records.len()), (1, 1, 2));
+    let (v, d) = (&volumes[0], &droplets[0]);
+    let tag = format!("nodecannon-op-{id}");
+    assert_eq!(v.name, format!("op-{id}"));
+    assert_eq!((v.region.as_str(), v.size_gb), ("ams3", 150));
+    assert!(v.tags.contains(&"nodecannon".to_string()) && v.tags.contains(&tag));
+    assert_eq!(
+        (d.region.as_str(), d.size.as_str()),
+        ("ams3", "s-2vcpu-4gb")
+    );
+    assert!(d.tags.contains(&"nodecannon".to_string()) && d.tags.contains(&tag));
+    assert_eq!(d.volume_ids, vec![v.id.clone()]);
+    assert_eq!(d.ssh_keys, vec![json!(289794)]);
+    assert!(
+        d.user_data.starts_with("#cloud-config"),
+        "{}",
+        &d.user_data[..40]
+    );
+    assert!(
+        d.user_data.len() < 64 * 1024,
+        "user-data is {} bytes",
+        d.user_data.len()
+    );
+    assert!(d.user_data.contains(&format!("scsi-0DO_Volume_op-{id}")));
+    let mut kinds: Vec<(String, String, String)> = records
+        .iter()
+        .map(|r| (r.kind.clone(), r.name.clone(), r.data.clone()))
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        vec![
+            ("A".into(), "zeta.node".into(), d.ipv4.clone().unwrap()),
+            ("AAAA".into(), "zeta.node".into(), d.ipv6.clone().unwrap()),
+        ]
+    );
+    assert_eq!(app.op(&id).resources.droplet_id, Some(d.id));
+}

@@ -36,14 +36,30 @@ pub async fn start(extra: &[(&str, &str)]) -> TestApp {
 
 /// Starts a sandbox server on an existing data directory.
 pub async fn start_in(dir: tempfile::TempDir, extra: &[(&str, &str)]) -> TestApp {
-    start_with(dir, extra, None).await
+    start_with(dir, extra, None, None).await
 }
 
 /// Starts a server whose wallet is `wallet` (a real one) and whose other
 /// clients are simulated: for tests of the wallet through the whole app.
 /// `wallet` is given the app's metrics, so its calls are counted in `/metrics`.
 pub async fn start_with_wallet(extra: &[(&str, &str)], wallet: MakeWallet) -> TestApp {
-    start_with(tempfile::tempdir().unwrap(), extra, Some(wallet)).await
+    start_with(tempfile::tempdir().unwrap(), extra, Some(wallet), None).await
+}
+
+/// Starts a server with a real wallet and a real DigitalOcean client (of a
+/// fake DigitalOcean); price and nodes are simulated.
+pub async fn start_with_wallet_and_cloud(
+    extra: &[(&str, &str)],
+    wallet: MakeWallet,
+    cloud: Arc<dyn nodecannon::clients::Cloud>,
+) -> TestApp {
+    start_with(
+        tempfile::tempdir().unwrap(),
+        extra,
+        Some(wallet),
+        Some(cloud),
+    )
+    .await
 }
 
 /// Like [`start_with_wallet`], on an existing data directory (a restart).
@@ -52,7 +68,7 @@ pub async fn restart_with_wallet(
     extra: &[(&str, &str)],
     wallet: MakeWallet,
 ) -> TestApp {
-    start_with(dir, extra, Some(wallet)).await
+    start_with(dir, extra, Some(wallet), None).await
 }
 
 /// Builds a wallet client on the app's metrics.
@@ -63,6 +79,7 @@ async fn start_with(
     dir: tempfile::TempDir,
     extra: &[(&str, &str)],
     wallet: Option<MakeWallet>,
+    cloud: Option<Arc<dyn nodecannon::clients::Cloud>>,
 ) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -82,7 +99,7 @@ async fn start_with(
                 nodecannon::sandbox::Sandbox::new(store.clone(), clock.clone(), metrics.clone());
             Ok(nodecannon::app::Clients {
                 wallet: w(metrics.clone()),
-                cloud: sb.cloud,
+                cloud: cloud.unwrap_or(sb.cloud),
                 price: sb.price,
                 node: sb.node,
                 notifier: Arc::new(nodecannon::clients::notify::LogNotifier),
