@@ -143,6 +143,10 @@ impl Caches {
             .and_then(|f| *f)
             .unwrap_or(DEFAULT_FEE_ESTIMATE)
     }
+    /// Whether the fee estimate came from the wallet (else the default).
+    pub fn fee_known(&self) -> bool {
+        self.fee.read().ok().is_some_and(|f| f.is_some())
+    }
     /// Refreshes the fee estimate from the wallet (jobs and start-up).
     pub async fn refresh_fee(&self, w: &Arc<dyn Wallet>) -> Result<Pico, WalletError> {
         let fee = w.fee_estimate().await?;

@@ -51,6 +51,57 @@ pub async fn rates(st: &AppState) -> Result<(HourlyCost, Rates), AppError> {
     Ok((cost, r))
 }
 
+/// Where each figure of the pricing comes from, for the info page (no client
+/// call: the price's time comes from the cache the figures came from).
+pub async fn figure_sources(st: &AppState) -> Vec<(&'static str, String)> {
+    let c = &st.config;
+    let sandbox = st.sandbox.is_some();
+    let quote = st.cache.price(&st.price).await.ok();
+    let when = quote
+        .map(|q| format!(", as of {}", crate::clock::human(q.at)))
+        .unwrap_or_default();
+    vec![
+        (
+            "Droplet",
+            if sandbox {
+                format!(
+                    "the sandbox's simulated price list for {}",
+                    c.do_droplet_size
+                )
+            } else {
+                format!(
+                    "DigitalOcean's price_hourly for {}, read from its API and kept for up to 6 h",
+                    c.do_droplet_size
+                )
+            },
+        ),
+        (
+            "Volume",
+            format!(
+                "{} per GiB-month set by the operator (DigitalOcean's API does not publish it), over 730 h",
+                crate::domain::money::format_usd(c.do_volume_price_gb_month)
+            ),
+        ),
+        ("Management fee", "set by the operator".into()),
+        (
+            "XMR price",
+            if sandbox {
+                format!("simulated, set on the admin page{when}")
+            } else {
+                format!("median of {}{when}", c.price_sources.join(" and "))
+            },
+        ),
+        (
+            "Network fee",
+            if st.cache.fee_known() {
+                "the wallet's estimate at the last payout pass".into()
+            } else {
+                "a conservative estimate until the wallet gives one".into()
+            },
+        ),
+    ]
+}
+
 /// What must be unlocked to launch: `MIN_FUNDED_HOURS` of cost plus fees.
 pub fn min_to_launch(st: &AppState, r: &Rates) -> Pico {
     r.needed_for(st.config.min_funded_secs)

@@ -95,7 +95,9 @@ pub async fn launchpad_submit(
 pub async fn info(State(st): State<AppState>) -> Markup {
     st.metrics.page_view();
     let c = &st.config;
+    let sources = ops::figure_sources(&st).await;
     let i = info_view::Info {
+        sources: &sources,
         rates: ops::rates(&st).await.ok(),
         size: &c.do_droplet_size,
         storage_gb: c.do_droplet_storage_gb,

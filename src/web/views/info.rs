@@ -16,6 +16,8 @@ pub struct Info<'a> {
     pub low_funds_secs: u64,
     pub grace_secs: u64,
     pub donation: &'a str,
+    /// Where each figure comes from.
+    pub sources: &'a [(&'static str, String)],
 }
 
 /// The page.
@@ -46,6 +48,8 @@ pub fn render(c: &Chrome, i: &Info) -> Markup {
                     }
                     None => p.notice.warn { "Prices are not available right now." }
                 }
+                h3 { "Where the figures come from" }
+                dl.sources { @for (what, from) in i.sources { dt { (what) } dd { (from) } } }
             }
             section.card {
                 h2 { "Donations" }
@@ -79,6 +83,7 @@ mod tests {
             low_funds_secs: 48 * 3600,
             grace_secs: 72 * 3600,
             donation: "4donate",
+            sources: &[("XMR price", "median of coingecko and kraken".into())],
         };
         let s = render(&crate::web::views::chrome(), &i).into_string();
         for p in [
@@ -88,6 +93,8 @@ mod tests {
             "1 year",
             "4donate",
             "$0.062258",
+            "Where the figures come from",
+            "median of coingecko and kraken",
         ] {
             assert!(s.contains(p), "missing {p}");
         }

@@ -33,8 +33,8 @@ pub fn render(c: &Chrome, l: &Launchpad) -> Markup {
                     p { "Choose a name and a region. You get a Monero address; once it holds enough for "
                         (l.min_hours) " hours of hosting, the node launches." }
                     @if let (Some(min), Some(h)) = (l.min_to_launch, l.hourly_usd) {
-                        p.muted { "Right now that is " strong { (xmr_est(min)) } " (" (format_usd(h)) " per hour, fees included). "
-                            a href="/info" { "Pricing details" } }
+                        p.muted { "Right now that is " strong { (xmr_est(min)) } " (" (format_usd(h)) " per hour, fees included): the droplet at the cloud's live hourly price, the volume and management fee as the operator set them, converted at the current XMR market price. "
+                            a href="/info" { "Where each figure comes from" } }
                     }
                     @if let Some(e) = &l.error { (notice("error", e)) }
                     form method="post" action="/launchpad" {
