@@ -47,5 +47,9 @@ pub async fn run_with(
         let _ = s.shutdown().await;
     }
     let _finished = st.job_lock.lock().await;
+    // Notices of the last pass go out before the process ends (bounded).
+    if !st.notifier.flush(std::time::Duration::from_secs(10)).await {
+        tracing::warn!("some notices were not delivered before stopping");
+    }
     result
 }

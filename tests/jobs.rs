@@ -270,3 +270,69 @@ async fn a_price_that_jumps_is_held_until_it_persists_or_an_admin_accepts_it() {
     app.run_job("process-payouts").await;
     assert_eq!(paid(&app), before + 2, "persisted, so accepted");
 }
+
+/// A webhook receiver that records every body it gets.
+async fn webhook_receiver() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+) {
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |axum::Json(v): axum::Json<serde_json::Value>| {
+            let seen = seen.clone();
+            async move {
+                seen.lock().unwrap().push(v);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, got)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_operator_hears_of_launches_payouts_and_a_failing_job_once() {
+    let (url, got) = webhook_receiver().await;
+    let app = support::start(&[("WEBHOOK_URL", &url), ("PAYOUT_FREQUENCY", "1")]).await;
+    let id = launched(&app, "alpha").await;
+    app.advance(3600);
+    app.run_job("process-payouts").await;
+    // A jump in the price makes the payout pass fail, twice (within the
+    // 15 minutes a jump is held): told once.
+    let sb = app.state.sandbox.clone().unwrap();
+    sb.price.set(15_000_000).await.unwrap();
+    app.state.cache.forget_price().await;
+    for step in [3600, 60] {
+        app.advance(step);
+        let (code, out) = app.post_job("process-payouts").await;
+        assert_eq!(code, 503, "{out}");
+    }
+    assert!(
+        app.state
+            .notifier
+            .flush(std::time::Duration::from_secs(10))
+            .await
+    );
+    let got = got.lock().unwrap().clone();
+    let kinds: Vec<&str> = got.iter().map(|n| n["kind"].as_str().unwrap()).collect();
+    for k in ["Launched", "Hosting", "price", "job-failed"] {
+        assert!(kinds.contains(&k), "no {k} notice in {kinds:?}");
+    }
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "job-failed").count(),
+        1,
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "price").count(),
+        1,
+        "{kinds:?}"
+    );
+    let payout = got.iter().find(|n| n["kind"] == "Hosting").unwrap();
+    assert_eq!(payout["op_id"], id.as_str());
+    assert_eq!(payout["codename"], "alpha");
+}

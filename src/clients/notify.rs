@@ -15,7 +15,13 @@ pub struct Notice {
 /// Sends notices. Failing to notify never stops a job: it is logged.
 #[async_trait]
 pub trait Notifier: Send + Sync {
+    /// Queues a notice; never waits for its delivery.
     async fn notify(&self, notice: &Notice);
+    /// Waits at most `within` for queued notices to go out (shutdown, tests);
+    /// true when none is left.
+    async fn flush(&self, _within: std::time::Duration) -> bool {
+        true
+    }
 }
 
 /// Keeps notices in the log only.

@@ -288,6 +288,10 @@ impl Notifier for WebhookNotifier {
             }
         }
     }
+
+    async fn flush(&self, within: Duration) -> bool {
+        WebhookNotifier::flush(self, within).await
+    }
 }
 
 /// What one attempt came to.

@@ -166,9 +166,27 @@ async fn run_held(st: &AppState, job: Job, dry_run: bool) -> Result<Outcome, App
                 .collect(),
         };
         let name = job.name();
+        let was_ok = st
+            .store
+            .jobs()
+            .ok()
+            .and_then(|j| j.into_iter().find(|(n, _)| n == name))
+            .is_none_or(|(_, r)| r.ok);
+        let failed = (!ok).then(|| rec.outcome.clone());
         st.store
             .run(move |s| s.write(|tx| tx.put_job(name, &rec)))
             .await?;
+        // Told once when a job starts failing, not on every pass after.
+        if let Some(why) = failed.filter(|_| was_ok) {
+            st.notifier
+                .notify(&Notice {
+                    op_id: None,
+                    codename: None,
+                    kind: "job-failed".into(),
+                    message: format!("The {name} pass failed: {why}. See /admin for details."),
+                })
+                .await;
+        }
     }
     result.map(|()| out)
 }

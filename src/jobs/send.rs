@@ -149,6 +149,32 @@ async fn send_once(
         Some(p) => Some(relay(st, p).await?),
         None => None,
     };
+    if let Some(p) = payout
+        .as_ref()
+        .filter(|p| p.status == PayoutStatus::Relayed)
+    {
+        let message = match p.kind {
+            PayoutKind::Hosting => format!(
+                "Payout of {} XMR for {} of hosting (tx {}).",
+                format_xmr(p.amount),
+                crate::clock::duration(p.seconds),
+                p.tx_hash
+            ),
+            PayoutKind::Refund => format!(
+                "Refund of {} XMR sent (tx {}).",
+                format_xmr(p.amount),
+                p.tx_hash
+            ),
+        };
+        st.notifier
+            .notify(&crate::clients::Notice {
+                op_id: Some(op.id.clone()),
+                codename: Some(op.codename.clone()),
+                kind: format!("{:?}", p.kind),
+                message,
+            })
+            .await;
+    }
     st.cache.forget_account(op.account_index).await;
     Ok((op, payout))
 }
