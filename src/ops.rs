@@ -37,10 +37,38 @@ pub async fn hourly_cost(st: &AppState) -> Result<HourlyCost, AppError> {
     ))
 }
 
+/// The price guard's state as the last decision left it.
+pub fn price_guard(st: &AppState) -> crate::domain::price_guard::PriceState {
+    st.store
+        .setting(crate::jobs::PRICE_GUARD_KEY)
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+/// While decisions wait for a sane price, pages use the last accepted one
+/// and say so.
+pub fn price_notice(st: &AppState) -> Option<String> {
+    let g = price_guard(st);
+    let why = g.trouble?;
+    Some(match g.accepted {
+        Some(q) => format!(
+            "Prices here use the last accepted XMR price, {} from {}: {why}. Launches and payouts wait until a fresh, sane price arrives.",
+            crate::domain::money::format_usd(q.usd),
+            crate::clock::human(q.at)
+        ),
+        None => format!("No sane XMR price yet: {why}. Launches and payouts wait."),
+    })
+}
+
 /// Cost, price and fee together (all cached).
 pub async fn rates(st: &AppState) -> Result<(HourlyCost, Rates), AppError> {
     let cost = hourly_cost(st).await?;
-    let price = st.cache.price(&st.price).await?;
+    let guard = price_guard(st);
+    let price = match (guard.trouble, guard.accepted) {
+        (Some(_), Some(last)) => last,
+        _ => st.cache.price(&st.price).await?,
+    };
     let fee = st.cache.fee();
     let r = Rates {
         cost: cost.total(),

@@ -240,6 +240,10 @@ async fn a_price_that_jumps_is_held_until_it_persists_or_an_admin_accepts_it() {
     assert!(out.to_string().contains("held"), "{out}");
     let (_, status) = app.get("/status").await;
     assert!(status.contains("decisions wait"), "{status}");
+    // Pages show the last accepted price and say why.
+    let (_, info) = app.get("/info").await;
+    assert!(info.contains("last accepted XMR price"), "{info}");
+    assert!(info.contains("XMR price: $150.00"), "{info}");
     let admin = app
         .http
         .get(app.url("/admin"))

@@ -81,3 +81,57 @@ async fn the_median_of_the_sources_that_answer_timed_by_the_oldest() {
         "{e}"
     );
 }
+
+/// What the market says, judged by the price guard: a stale source and a
+/// jump out of bounds stop decisions; a sane price resumes them.
+#[tokio::test]
+async fn stale_and_out_of_bounds_market_prices_stop_decisions() {
+    use nodecannon::domain::price_guard::{PriceState, Rules, Verdict};
+    let (base, f) = fake().await;
+    let clock = Arc::new(ManualClock::new(100_000));
+    let o = oracle(&base, clock.clone());
+    let rules = Rules {
+        max_age_secs: 3600,
+        max_move_percent: 50,
+        max_wait_secs: 12 * 3600,
+    };
+    let mut guard = PriceState::default();
+    let gecko =
+        |usd: f64, at: i64| Some(json!({ "monero": { "usd": usd, "last_updated_at": at } }));
+    *f.kraken.lock().unwrap() = None;
+
+    *f.gecko.lock().unwrap() = gecko(150.0, 99_000);
+    let v = guard.judge(o.xmr_usd().await.map_err(|e| e.0), 100_000, &rules);
+    assert!(matches!(v, Verdict::Use(q) if q.usd == 150_000_000));
+
+    // CoinGecko stopped updating two hours ago.
+    *f.gecko.lock().unwrap() = gecko(151.0, 100_000 - 7200);
+    let v = guard.judge(o.xmr_usd().await.map_err(|e| e.0), 100_000, &rules);
+    assert!(
+        matches!(v, Verdict::Wait(ref w) if w.contains("120 min old")),
+        "{v:?}"
+    );
+
+    // A broken feed says XMR is worth 10x: held.
+    *f.gecko.lock().unwrap() = gecko(1500.0, 100_000);
+    let v = guard.judge(o.xmr_usd().await.map_err(|e| e.0), 100_000, &rules);
+    assert!(
+        matches!(v, Verdict::Wait(ref w) if w.contains("held")),
+        "{v:?}"
+    );
+    assert_eq!(guard.accepted.unwrap().usd, 150_000_000);
+
+    // Both down: still no decision, and the last accepted price is kept.
+    *f.gecko.lock().unwrap() = None;
+    let v = guard.judge(o.xmr_usd().await.map_err(|e| e.0), 100_060, &rules);
+    assert!(matches!(v, Verdict::Wait(_)), "{v:?}");
+
+    // A sane price again.
+    *f.gecko.lock().unwrap() = gecko(152.0, 100_100);
+    let v = guard.judge(o.xmr_usd().await.map_err(|e| e.0), 100_120, &rules);
+    assert!(
+        matches!(v, Verdict::Use(q) if q.usd == 152_000_000),
+        "{v:?}"
+    );
+    assert_eq!(guard.trouble, None);
+}

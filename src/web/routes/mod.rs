@@ -20,6 +20,7 @@ pub fn chrome(st: &AppState, refresh: Option<u32>) -> Chrome {
         site_name: st.config.site_name.clone(),
         sandbox: st.sandbox.is_some(),
         refresh,
+        price_notice: crate::ops::price_notice(st),
     }
 }
 

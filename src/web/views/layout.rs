@@ -9,6 +9,8 @@ pub struct Chrome {
     pub sandbox: bool,
     /// Seconds after which the page reloads itself (no JavaScript needed).
     pub refresh: Option<u32>,
+    /// Said on every page while prices use the last accepted XMR price.
+    pub price_notice: Option<String>,
 }
 
 /// A whole page.
@@ -29,6 +31,9 @@ pub fn page(c: &Chrome, title: &str, content: Markup) -> Markup {
                     div.sandbox-banner role="note" {
                         strong { "SANDBOX" } " — simulated wallet, cloud and price. No real money moves and no server is rented."
                     }
+                }
+                @if let Some(n) = &c.price_notice {
+                    div.price-banner role="note" { (n) }
                 }
                 header.top {
                     a.brand href="/" { img src="/static/logo.png" alt="" width="28" height="28"; (c.site_name) }

@@ -55,5 +55,6 @@ pub(crate) fn chrome() -> layout::Chrome {
         site_name: "Test Cannon".into(),
         sandbox: true,
         refresh: None,
+        price_notice: None,
     }
 }
