@@ -58,6 +58,8 @@ pub enum Command {
     Restore { file: PathBuf },
     /// Exit 0 when GET /status of the local server answers 200.
     Healthcheck,
+    /// Ledger check of every operation against the wallet; exit 1 on any difference.
+    Audit,
     /// SSH keys of the DigitalOcean account (needs DO_TOKEN).
     Keys {
         #[command(subcommand)]
@@ -256,6 +258,20 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Restore { file } => {
             let n = crate::store::restore_from(&file, &config.data_dir)?;
             println!("restored {n} entries into {}", config.data_dir.display());
+            Ok(())
+        }
+        Command::Audit => {
+            let lines: Vec<jobs::audit::Ledger> = match Db::open(config)? {
+                Db::Local(st) => jobs::audit::run(&st).await?,
+                Db::Remote(r) => r.get("/admin/api/audit").await?,
+            };
+            print!("{}", jobs::audit::format(&lines));
+            let off = lines.iter().filter(|l| l.is_off()).count();
+            if off > 0 {
+                return Err(Failure::Other(format!(
+                    "{off} operation(s) do not balance or could not be read"
+                )));
+            }
             Ok(())
         }
         Command::Healthcheck => {

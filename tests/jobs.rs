@@ -340,3 +340,57 @@ async fn the_operator_hears_of_launches_payouts_and_a_failing_job_once() {
     assert_eq!(payout["op_id"], id.as_str());
     assert_eq!(payout["codename"], "alpha");
 }
+
+#[tokio::test]
+async fn the_ledger_audit_balances_and_reports_a_difference() {
+    let app = support::start(&[("PAYOUT_FREQUENCY", "1")]).await;
+    let id = launched(&app, "alpha").await;
+    app.open("bravo").await;
+    for _ in 0..3 {
+        app.advance(3600);
+        app.run_job("process-payouts").await;
+    }
+    let audit = |app: &support::TestApp| {
+        let (http, url) = (app.http.clone(), app.url("/admin/api/audit"));
+        async move {
+            let r = http
+                .get(url)
+                .bearer_auth("test-admin-token")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            r.json::<Vec<serde_json::Value>>().await.unwrap()
+        }
+    };
+    let lines = audit(&app).await;
+    assert_eq!(lines.len(), 2);
+    let alpha = lines.iter().find(|l| l["codename"] == "alpha").unwrap();
+    assert!(alpha["payouts"].as_u64().unwrap() > 0 && alpha["fees"].as_u64().unwrap() > 0);
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["difference"] == 0 && l["error"].is_null()),
+        "{lines:?}"
+    );
+
+    // The store forgets that a payout was relayed: the audit sees the money missing.
+    let mut p = app.state.store.payouts(&id).unwrap().pop().unwrap();
+    let missing = i128::from(p.amount + p.fee);
+    p.status = nodecannon::domain::payout::PayoutStatus::Built;
+    app.state.store.write(|tx| tx.put_payout(&p)).unwrap();
+    let lines = audit(&app).await;
+    let alpha = lines.iter().find(|l| l["codename"] == "alpha").unwrap();
+    assert_eq!(alpha["difference"].as_i64().map(i128::from), Some(missing));
+    let admin = app
+        .http
+        .get(app.url("/admin/audit"))
+        .bearer_auth("test-admin-token")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(admin.contains("1 operation(s) do not balance"), "{admin}");
+}

@@ -107,6 +107,17 @@ async fn an_operation_is_funded_launched_and_paid_out_through_a_real_wallet() {
         .map(|t| t["amount"].as_u64().unwrap())
         .sum();
     assert_eq!(got, p.amount, "PAYOUT_ADDRESS received exactly the payout");
+    // The ledger audit agrees with the real wallet, with the payout in the pool and once mined.
+    for mined in [false, true] {
+        if mined {
+            rt.mine(1, &main).await;
+        }
+        let lines = nodecannon::jobs::audit::run(&app.state).await.unwrap();
+        assert!(
+            lines.iter().all(|l| !l.is_off()),
+            "mined {mined}: {lines:?}"
+        );
+    }
 
     // A warm cache: the operation page costs no wallet call.
     let (_, _) = app.get(&format!("/operation/{id}")).await;

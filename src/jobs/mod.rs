@@ -1,6 +1,7 @@
 //! Jobs: plain async `run_once` functions that tests call directly; the
 //! scheduler and `run <job>` only trigger them. One pass at a time.
 
+pub mod audit;
 pub mod backup;
 pub mod cancel;
 pub mod health;

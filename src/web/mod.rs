@@ -46,6 +46,8 @@ pub fn router(st: AppState) -> Router {
         .route("/admin/price/accept", post(admin::accept_price))
         .route("/admin/operation/{id}/cancel", post(admin::cancel))
         .route("/admin/api/ops", get(admin::api_ops))
+        .route("/admin/api/audit", get(admin::api_audit))
+        .route("/admin/audit", get(admin::audit))
         .route("/admin/api/ops/{key}", get(admin::api_op))
         .route("/admin/api/ops/{key}/cancel", post(admin::api_cancel))
         .route("/sandbox/operation/{id}/pay", post(sandbox::pay))

@@ -201,6 +201,20 @@ pub async fn api_ops(
     Ok(Json(ops::summaries(&st).await?))
 }
 
+/// `GET /admin/api/audit`: what `audit` prints (one wallet call per operation).
+pub async fn api_audit(
+    State(st): State<AppState>,
+    _a: Admin,
+) -> Result<Json<Vec<jobs::audit::Ledger>>, ApiError> {
+    Ok(Json(jobs::audit::run(&st).await?))
+}
+
+/// `GET /admin/audit`: the ledger audit as a page.
+pub async fn audit(State(st): State<AppState>, _a: Admin) -> Result<Markup, Page> {
+    let lines = jobs::audit::run(&st).await.map_err(|e| page_err(&st, e))?;
+    Ok(view::audit(&chrome(&st, None), &lines))
+}
+
 /// `GET /admin/api/ops/{key}`: what `ops show` prints.
 pub async fn api_op(
     State(st): State<AppState>,

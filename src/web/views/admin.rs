@@ -110,6 +110,7 @@ pub fn render(c: &Chrome, d: &Dashboard) -> Markup {
             }
             section.card {
                 h2 { "Operations (" (d.rows.len()) ")" }
+                p { a href="/admin/audit" { "Ledger audit" } " — checks every operation against the wallet (one wallet call each)." }
                 div.table-wrap { table.ops {
                     thead { tr { th { "Codename" } th { "State" } th { "Unlocked / balance" } th { "Resources" } th { "Last payout" } th { "Unrelayed" } th {} } }
                     tbody { @for r in d.rows {
@@ -127,6 +128,39 @@ pub fn render(c: &Chrome, d: &Dashboard) -> Markup {
                             td { (r.unrelayed) }
                             td { @if r.cancellable {
                                 form method="post" action={"/admin/operation/" (r.s.id) "/cancel"} { button.danger type="submit" { "Cancel" } }
+                            } }
+                        }
+                    } }
+                } }
+            }
+        },
+    )
+}
+
+/// The ledger audit page.
+pub fn audit(c: &Chrome, lines: &[crate::jobs::audit::Ledger]) -> Markup {
+    let off = lines.iter().filter(|l| l.is_off()).count();
+    page(
+        c,
+        "Ledger audit",
+        html! {
+            section.card {
+                h1 { "Ledger audit" }
+                p { "For every operation, against the wallet: deposits = payouts + fees + refunds + balance, to the piconero. "
+                    a href="/admin" { "Back to the dashboard" } }
+                @if off == 0 { p.ok { "All " (lines.len()) " operation(s) balance." } }
+                @else { p.bad { (off) " operation(s) do not balance or could not be read." } }
+                div.table-wrap { table.ops {
+                    thead { tr { th { "Codename" } th { "Deposits" } th { "Payouts" } th { "Fees" } th { "Refunds" } th { "Balance" } th { "Result" } } }
+                    tbody { @for l in lines {
+                        tr {
+                            td { a href={"/operation/" (l.id)} { (l.codename) } }
+                            td { (xmr(l.deposits)) } td { (xmr(l.payouts)) } td { (xmr(l.fees)) }
+                            td { (xmr(l.refunds)) } td { (xmr(l.balance)) }
+                            td { @match (&l.error, l.difference) {
+                                (Some(e), _) => span.bad { "wallet: " (e) },
+                                (None, 0) => span.ok { "ok" },
+                                (None, d) => span.bad { "difference " (d) " piconero" },
                             } }
                         }
                     } }
