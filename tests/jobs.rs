@@ -394,3 +394,60 @@ async fn the_ledger_audit_balances_and_reports_a_difference() {
         .unwrap();
     assert!(admin.contains("1 operation(s) do not balance"), "{admin}");
 }
+
+/// A launch step that keeps failing is retried with backoff, keeps its place,
+/// says why on the page, and the operator hears of it once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_launch_step_that_keeps_failing_backs_off_and_keeps_its_place() {
+    use support::fake_do::{FakeDo, Fault};
+    let fake = FakeDo::start().await;
+    let cloud: std::sync::Arc<dyn nodecannon::clients::Cloud> =
+        std::sync::Arc::new(fake.client().with_backoff(
+            1,
+            std::time::Duration::from_millis(1),
+            std::time::Duration::from_millis(5),
+        ));
+    let app = support::start_with_cloud(&[("DO_DOMAIN", support::fake_do::DOMAIN)], cloud).await;
+    let id = app.open("stuck").await;
+    app.pay(&id, "1").await;
+    app.advance(120);
+    for _ in 0..6 {
+        fake.fail_next("POST", "/v2/droplets", Fault::Status(500));
+    }
+    // Passes every minute for 20 minutes: the step is tried at 1, 2, 4, 8 min
+    // backoff, not on every pass.
+    let mut tries = 0;
+    for _ in 0..20 {
+        let _ = app.post_job("launch-funded").await;
+        tries = fake.count("POST", "/v2/droplets");
+        app.advance(60);
+    }
+    assert!((4..=5).contains(&tries), "{tries} creates in 20 passes");
+    let op = app.op(&id);
+    assert_eq!(op.state, State::Launching);
+    assert_eq!(
+        fake.volumes().len(),
+        1,
+        "the volume step is kept, not redone"
+    );
+    assert!(op.launch_failures >= 4);
+    let (_, page) = app.get(&format!("/operation/{id}")).await;
+    assert!(
+        page.contains("Launch step Droplet failed"),
+        "the reason is on the page"
+    );
+    // Once the cloud works again the launch finishes where it stood.
+    while fake.pending_faults() > 0 {
+        app.advance(3600);
+        let _ = app.post_job("launch-funded").await;
+    }
+    app.advance(3600);
+    app.run_job("launch-funded").await;
+    fake.boot_all();
+    app.advance(60);
+    app.run_job("launch-funded").await;
+    let op = app.op(&id);
+    assert_eq!(op.state, State::Active);
+    assert_eq!((op.launch_failures, op.problem), (0, None));
+    assert_eq!((fake.volumes().len(), fake.droplets().len()), (1, 1));
+}

@@ -63,6 +63,21 @@ pub struct Operation {
     pub short_since: Option<Timestamp>,
     /// Boot steps the node reported.
     pub node_reports: Vec<(Timestamp, String)>,
+    /// Launch steps that failed in a row, and when the next try may run.
+    #[serde(default)]
+    pub launch_failures: u32,
+    #[serde(default)]
+    pub launch_retry_at: Option<Timestamp>,
+}
+
+/// Failed launch steps in a row after which the operator is told (the
+/// launch keeps its place and keeps being retried).
+pub const LAUNCH_FAILURES_TOLD: u32 = 5;
+
+/// How long after the `n`th failure in a row a launch step is tried again:
+/// 1 min, doubling, at most an hour.
+pub fn launch_backoff_secs(n: u32) -> i64 {
+    (60_i64 << n.saturating_sub(1).min(6)).min(3600)
 }
 
 /// What a new operation is made from.
@@ -100,6 +115,8 @@ impl Operation {
             funds_seen: false,
             short_since: None,
             node_reports: Vec::new(),
+            launch_failures: 0,
+            launch_retry_at: None,
         }
     }
 

@@ -8,7 +8,7 @@ use crate::app::AppState;
 use crate::clients::cloud::{DropletSpec, VolumeSpec};
 use crate::domain::event::EventKind;
 use crate::domain::money::{Pico, format_xmr};
-use crate::domain::operation::{LaunchStep, Operation};
+use crate::domain::operation::{LAUNCH_FAILURES_TOLD, LaunchStep, Operation, launch_backoff_secs};
 use crate::domain::state::State;
 use crate::error::AppError;
 use crate::ops;
@@ -87,6 +87,14 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
             }
             running += 1;
         }
+        if let Some(t) = op.launch_retry_at.filter(|t| *t > st.now()) {
+            out.did(format!(
+                "{}: launch step retried after {}",
+                op.codename,
+                crate::clock::human(t)
+            ));
+            continue;
+        }
         if out.dry_run {
             out.did(format!(
                 "{}: would launch (step {:?})",
@@ -95,17 +103,70 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
             ));
             continue;
         }
-        if let Err(e) = advance(st, out, op.clone()).await {
-            let msg = format!("Launch step failed, will retry: {e}");
-            out.failed(format!("{}: {msg}", op.codename));
-            let _ = change(st, &op.id, EventKind::Problem, msg.clone(), move |o, _| {
-                o.problem = Some(msg);
-                Ok(())
-            })
-            .await;
+        match advance(st, out, op.clone()).await {
+            Ok(()) if op.launch_failures > 0 => {
+                let _ = change(
+                    st,
+                    &op.id,
+                    EventKind::LaunchStep,
+                    "The launch step went through after failing.",
+                    |o, _| {
+                        o.launch_failures = 0;
+                        o.launch_retry_at = None;
+                        if o.problem
+                            .as_deref()
+                            .is_some_and(|p| p.starts_with("Launch step"))
+                        {
+                            o.problem = None;
+                        }
+                        Ok(())
+                    },
+                )
+                .await;
+            }
+            Ok(()) => {}
+            Err(e) => launch_failed(st, out, &op, &e).await,
         }
     }
     Ok(())
+}
+
+/// Records a failed launch step: retried with backoff, keeping its place;
+/// the operator is told once after [`LAUNCH_FAILURES_TOLD`] in a row.
+async fn launch_failed(st: &AppState, out: &mut Outcome, op: &Operation, e: &AppError) {
+    let n = op.launch_failures + 1;
+    let retry_at = st.now() + launch_backoff_secs(n);
+    let step = st
+        .store
+        .operation(&op.id)
+        .ok()
+        .flatten()
+        .and_then(|o| o.launch_step)
+        .unwrap_or(LaunchStep::Volume);
+    let msg = format!(
+        "Launch step {step:?} failed ({n} in a row): {}. Next try after {}.",
+        e.to_string().trim_end_matches('.'),
+        crate::clock::human(retry_at)
+    );
+    out.failed(format!("{}: {msg}", op.codename));
+    let m = msg.clone();
+    let stored = change(st, &op.id, EventKind::Problem, msg.clone(), move |o, _| {
+        o.problem = Some(m);
+        o.launch_failures = n;
+        o.launch_retry_at = Some(retry_at);
+        Ok(())
+    })
+    .await;
+    if stored.is_ok() && n == LAUNCH_FAILURES_TOLD {
+        st.notifier
+            .notify(&crate::clients::Notice {
+                op_id: Some(op.id.clone()),
+                codename: Some(op.codename.clone()),
+                kind: "launch-stuck".into(),
+                message: format!("The launch of {} is stuck: {msg}", op.codename),
+            })
+            .await;
+    }
 }
 
 async fn check_funding(

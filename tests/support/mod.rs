@@ -46,6 +46,15 @@ pub async fn start_with_wallet(extra: &[(&str, &str)], wallet: MakeWallet) -> Te
     start_with(tempfile::tempdir().unwrap(), extra, Some(wallet), None).await
 }
 
+/// Starts a server with the sandbox wallet, price and nodes and the given
+/// cloud (the real DigitalOcean client of a fake DigitalOcean).
+pub async fn start_with_cloud(
+    extra: &[(&str, &str)],
+    cloud: Arc<dyn nodecannon::clients::Cloud>,
+) -> TestApp {
+    start_with(tempfile::tempdir().unwrap(), extra, None, Some(cloud)).await
+}
+
 /// Starts a server with a real wallet and a real DigitalOcean client (of a
 /// fake DigitalOcean); price and nodes are simulated.
 pub async fn start_with_wallet_and_cloud(
@@ -92,21 +101,27 @@ async fn start_with(
     }
     let config = Config::from_vars(&vars).unwrap();
     let clock = Arc::new(ManualClock::new(START));
-    let state = match wallet {
-        None => AppState::build_with_clock(config, clock.clone()).unwrap(),
-        Some(w) => AppState::build_with(config, clock.clone(), |store, clock, metrics| {
+    let state = if wallet.is_none() && cloud.is_none() {
+        AppState::build_with_clock(config, clock.clone()).unwrap()
+    } else {
+        AppState::build_with(config, clock.clone(), |store, clock, metrics| {
             let sb =
                 nodecannon::sandbox::Sandbox::new(store.clone(), clock.clone(), metrics.clone());
+            // The sandbox's controls (pay, price) only while its wallet is used.
+            let (wallet, controls): (Arc<dyn nodecannon::clients::Wallet>, _) = match wallet {
+                Some(w) => (w(metrics.clone()), None),
+                None => (sb.wallet.clone(), Some(sb.clone())),
+            };
             Ok(nodecannon::app::Clients {
-                wallet: w(metrics.clone()),
-                cloud: cloud.unwrap_or(sb.cloud),
-                price: sb.price,
-                node: sb.node,
+                wallet,
+                cloud: cloud.unwrap_or(sb.cloud.clone()),
+                price: sb.price.clone(),
+                node: sb.node.clone(),
                 notifier: Arc::new(nodecannon::clients::notify::LogNotifier),
-                sandbox: None,
+                sandbox: controls,
             })
         })
-        .unwrap(),
+        .unwrap()
     };
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(nodecannon::server::run_with(
