@@ -69,8 +69,9 @@ fn notifier(config: &Config, metrics: &Arc<Metrics>) -> Arc<dyn Notifier> {
     ))
 }
 
-/// The HTTP client every real client shares (rustls, one pool).
-fn http_client() -> reqwest::Client {
+/// The HTTP client every real client shares (rustls, one pool); the CLI's
+/// DigitalOcean helpers use it too.
+pub fn http_client() -> reqwest::Client {
     reqwest::Client::builder()
         .user_agent(concat!("nodecannon/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(std::time::Duration::from_secs(10))

@@ -282,15 +282,6 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     }
 }
 
-/// The HTTP client of the CLI's own DigitalOcean calls.
-fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .user_agent(concat!("nodecannon/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(std::time::Duration::from_secs(10))
-        .build()
-        .unwrap_or_default()
-}
-
 /// A DigitalOcean client on `DO_API_URL` with `DO_TOKEN`; the DigitalOcean
 /// helpers need a real account, so sandbox mode stops here.
 fn digitalocean(config: &Config) -> Result<DigitalOcean, Failure> {
@@ -308,7 +299,7 @@ fn digitalocean(config: &Config) -> Result<DigitalOcean, Failure> {
         }
     };
     Ok(DigitalOcean::new(
-        http_client(),
+        crate::app::http_client(),
         &config.do_api_url,
         token.expose(),
         Arc::new(crate::metrics::Metrics::default()),

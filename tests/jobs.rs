@@ -244,16 +244,7 @@ async fn a_price_that_jumps_is_held_until_it_persists_or_an_admin_accepts_it() {
     let (_, info) = app.get("/info").await;
     assert!(info.contains("last accepted XMR price"), "{info}");
     assert!(info.contains("XMR price: $150.00"), "{info}");
-    let admin = app
-        .http
-        .get(app.url("/admin"))
-        .bearer_auth("test-admin-token")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, admin) = app.get_admin("/admin").await;
     assert!(admin.contains("Accept the held price"), "{admin}");
 
     // The admin accepts it: the next pass pays at the new price.
@@ -382,16 +373,7 @@ async fn the_ledger_audit_balances_and_reports_a_difference() {
     let lines = audit(&app).await;
     let alpha = lines.iter().find(|l| l["codename"] == "alpha").unwrap();
     assert_eq!(alpha["difference"].as_i64().map(i128::from), Some(missing));
-    let admin = app
-        .http
-        .get(app.url("/admin/audit"))
-        .bearer_auth("test-admin-token")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, admin) = app.get_admin("/admin/audit").await;
     assert!(admin.contains("1 operation(s) do not balance"), "{admin}");
 }
 

@@ -65,6 +65,22 @@ from_redb!(
 /// Result of store calls.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// A JSON value of the table `what` (sandbox, settings) as `T`; a value that
+/// does not fit is a corrupt store, named with its key.
+fn decode_json<T: serde::de::DeserializeOwned>(
+    what: &str,
+    key: &str,
+    v: Option<serde_json::Value>,
+) -> Result<Option<T>> {
+    v.map(|v| {
+        serde_json::from_value(v).map_err(|e| StoreError::Corrupt {
+            what: format!("{what}/{key}"),
+            source: e,
+        })
+    })
+    .transpose()
+}
+
 /// The store; cheap to clone.
 #[derive(Clone)]
 pub struct Store {

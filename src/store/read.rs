@@ -3,7 +3,7 @@
 use redb::{ReadTransaction, ReadableDatabase};
 
 use super::tables::{self, Codec, HealthSample, JobRecord, Table, op_range};
-use super::{Result, Store, StoreError};
+use super::{Result, Store, StoreError, decode_json};
 use crate::domain::event::Event;
 use crate::domain::operation::{Operation, valid_id};
 use crate::domain::payout::Payout;
@@ -127,26 +127,12 @@ impl Store {
 
     /// A value of the sandbox's simulated services.
     pub fn sandbox_get<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
-        get(&self.read()?, &tables::SANDBOX, key)?
-            .map(|v| {
-                serde_json::from_value(v).map_err(|e| StoreError::Corrupt {
-                    what: format!("sandbox/{key}"),
-                    source: e,
-                })
-            })
-            .transpose()
+        decode_json("sandbox", key, get(&self.read()?, &tables::SANDBOX, key)?)
     }
 
     /// A single value of the appliance.
     pub fn setting<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
-        get(&self.read()?, &tables::SETTINGS, key)?
-            .map(|v| {
-                serde_json::from_value(v).map_err(|e| StoreError::Corrupt {
-                    what: format!("settings/{key}"),
-                    source: e,
-                })
-            })
-            .transpose()
+        decode_json("settings", key, get(&self.read()?, &tables::SETTINGS, key)?)
     }
 
     /// Sandbox values whose keys start with `prefix`.

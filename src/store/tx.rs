@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use redb::{ReadableTable, WriteTransaction};
 
 use super::tables::{self, Codec, HealthSample, JobRecord, Table, op_range, seq_key};
-use super::{Result, StoreError};
+use super::{Result, StoreError, decode_json};
 use crate::domain::Timestamp;
 use crate::domain::event::{Event, EventKind};
 use crate::domain::operation::Operation;
@@ -159,14 +159,7 @@ impl<'t> Tx<'t> {
 
     /// A value of the sandbox's simulated services.
     pub fn sandbox_get<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
-        get(self.txn, &tables::SANDBOX, key)?
-            .map(|v| {
-                serde_json::from_value(v).map_err(|e| StoreError::Corrupt {
-                    what: format!("sandbox/{key}"),
-                    source: e,
-                })
-            })
-            .transpose()
+        decode_json("sandbox", key, get(self.txn, &tables::SANDBOX, key)?)
     }
 
     /// Stores a value of the sandbox's simulated services.
@@ -181,14 +174,7 @@ impl<'t> Tx<'t> {
 
     /// A single value of the appliance.
     pub fn setting<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
-        get(self.txn, &tables::SETTINGS, key)?
-            .map(|v| {
-                serde_json::from_value(v).map_err(|e| StoreError::Corrupt {
-                    what: format!("settings/{key}"),
-                    source: e,
-                })
-            })
-            .transpose()
+        decode_json("settings", key, get(self.txn, &tables::SETTINGS, key)?)
     }
 
     /// Stores a single value of the appliance.

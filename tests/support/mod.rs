@@ -157,6 +157,18 @@ impl TestApp {
         (r.status().as_u16(), r.text().await.unwrap())
     }
 
+    /// Gets a page as the admin (Bearer); status and body.
+    pub async fn get_admin(&self, path: &str) -> (u16, String) {
+        let r = self
+            .http
+            .get(self.url(path))
+            .bearer_auth("test-admin-token")
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
     /// Posts a form; returns status, Location header and body.
     pub async fn post_form(&self, path: &str, body: &str) -> (u16, Option<String>, String) {
         let r = self
