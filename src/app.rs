@@ -11,7 +11,7 @@ use crate::clients::node::HttpNodeProbe;
 use crate::clients::notify::LogNotifier;
 use crate::clients::webhook::{self, WebhookNotifier};
 use crate::clients::{Cloud, NodeProbe, Notifier, PriceOracle, Wallet};
-use crate::clock::{Clock, SystemClock};
+use crate::clock::Clock;
 use crate::config::{Config, Secret};
 use crate::metrics::Metrics;
 use crate::sandbox::Sandbox;
@@ -135,9 +135,9 @@ pub enum StartError {
 }
 
 impl AppState {
-    /// Builds the app on the system clock.
+    /// Builds the app on the system clock (or a test's, see [`crate::test_hooks`]).
     pub fn build(config: Config) -> Result<AppState, StartError> {
-        Self::build_with_clock(config, Arc::new(SystemClock))
+        Self::build_with_clock(config, crate::test_hooks::clock())
     }
 
     /// Builds the app with a given clock (tests move it).
@@ -204,8 +204,10 @@ impl AppState {
         }
     }
 
-    /// Stops here if a test armed `name` (once).
+    /// Stops here if a test armed `name` (once), or exits the process here
+    /// when a crash test asked for it (see [`crate::test_hooks`]).
     pub fn failpoint(&self, name: &str) -> Result<(), crate::error::AppError> {
+        crate::test_hooks::crash_point(name);
         let hit = self
             .failpoints
             .lock()

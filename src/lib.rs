@@ -17,5 +17,6 @@ pub mod sandbox;
 pub mod scheduler;
 pub mod server;
 pub mod store;
+pub mod test_hooks;
 pub mod util;
 pub mod web;

@@ -147,24 +147,6 @@ fn make(rt: &Regtest) -> support::MakeWallet {
     })
 }
 
-/// Transactions that left an account, as the wallet sees them.
-async fn sent_from(rt: &Regtest, account: u32) -> Vec<String> {
-    let out: Value = rt
-        .wallet_call(
-            "get_transfers",
-            json!({ "out": true, "pending": true, "account_index": account }),
-        )
-        .await;
-    let mut ids: Vec<String> = ["out", "pending"]
-        .iter()
-        .flat_map(|k| out[*k].as_array().cloned().unwrap_or_default())
-        .map(|t| t["txid"].as_str().unwrap().to_string())
-        .collect();
-    ids.sort();
-    ids.dedup();
-    ids
-}
-
 /// Stops the payout at `point` as a crash would, restarts the app on the same
 /// data, and checks that exactly one transaction left the account for the period.
 async fn crash_during_a_payout_at(point: &str) {
@@ -205,7 +187,7 @@ async fn crash_during_a_payout_at(point: &str) {
         .collect();
     assert_eq!(relayed.len(), 1, "{point}: {payouts:?}");
     assert_eq!(
-        sent_from(&rt, op.account_index).await,
+        rt.sent_from(op.account_index).await,
         vec![relayed[0].tx_hash.clone()],
         "{point}: one transaction left"
     );

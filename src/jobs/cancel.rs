@@ -5,7 +5,7 @@ use super::send::{Amount, Send, has_unrelayed, refund, send};
 use super::{Outcome, fresh_rates, teardown_and_clear, transition};
 use crate::app::AppState;
 use crate::domain::event::EventKind;
-use crate::domain::money::{due_pico, format_xmr};
+use crate::domain::money::due_pico;
 use crate::domain::operation::Operation;
 use crate::domain::payout::PayoutKind;
 use crate::domain::state::State;
@@ -31,54 +31,50 @@ pub async fn cancel(st: &AppState, op: &Operation) -> Result<Operation, AppError
             op.codename
         )));
     }
-    let mut notes = Vec::new();
-    if let Some(billed_until) = op.billed_until {
-        let (cost, r) = fresh_rates(st).await?;
-        let seconds = u64::try_from(st.now() - billed_until).unwrap_or(0);
-        let acct = st.wallet.account_state(op.account_index).await?;
-        let due = due_pico(seconds, r.cost, r.price);
-        let amount = if acct.unlocked >= due.saturating_add(r.fee) {
-            Amount::Exact(due)
-        } else if acct.unlocked > r.fee {
-            Amount::Sweep
-        } else {
-            Amount::Exact(0)
-        };
-        let s = Send {
-            kind: PayoutKind::Hosting,
-            to: &st.config.payout_address,
-            amount,
-            seconds,
-            advance_billing: true,
-            is_final: true,
-            cost: cost.total(),
-            price: r.price,
-            max: Some(due),
-        };
-        let (_, p) = send(st, &op, s).await?;
-        notes.push(format!(
-            "final payout {} XMR",
-            format_xmr(p.map(|p| p.amount).unwrap_or(0))
-        ));
-    }
     let msg = format!(
-        "Cancelled by the operator{}. {}",
-        if notes.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", notes.join(", "))
-        },
+        "Cancelled by the operator. {}",
         if op.refund_address.is_some() {
             "What is left goes to the refund address once unlocked."
         } else {
             "What is left stays in the operation's account."
         }
     );
-    let op = transition(st, &op, State::Cancelled, EventKind::Cancelled, msg, |o| {
-        o.billed_until = None;
-        o.launch_step = None;
-    })
-    .await?;
+    let op = match op.billed_until {
+        // A final payout for the time since the last one, and the cancel, in one write.
+        Some(billed_until) => {
+            let (cost, r) = fresh_rates(st).await?;
+            let seconds = u64::try_from(st.now() - billed_until).unwrap_or(0);
+            let acct = st.wallet.account_state(op.account_index).await?;
+            let due = due_pico(seconds, r.cost, r.price);
+            let amount = if acct.unlocked >= due.saturating_add(r.fee) {
+                Amount::Exact(due)
+            } else if acct.unlocked > r.fee {
+                Amount::Sweep
+            } else {
+                Amount::Exact(0)
+            };
+            let s = Send {
+                kind: PayoutKind::Hosting,
+                to: &st.config.payout_address,
+                amount,
+                seconds,
+                advance_billing: true,
+                is_final: true,
+                cost: cost.total(),
+                price: r.price,
+                max: Some(due),
+                end: Some((State::Cancelled, EventKind::Cancelled, &msg)),
+            };
+            send(st, &op, s).await?.0
+        }
+        None => {
+            transition(st, &op, State::Cancelled, EventKind::Cancelled, msg, |o| {
+                o.launch_step = None;
+            })
+            .await?
+        }
+    };
+    st.failpoint("cancel:recorded")?;
     let mut out = Outcome::default();
     teardown_and_clear(st, &mut out, &op).await?;
     if let Err(e) = refund(st, &op).await {

@@ -289,7 +289,9 @@ async fn advance(st: &AppState, out: &mut Outcome, mut op: Operation) -> Result<
                             size_gb: c.do_droplet_storage_gb,
                             tags: vec!["nodecannon".into(), op.tag()],
                         };
-                        st.cloud.create_volume(&spec).await?
+                        let v = st.cloud.create_volume(&spec).await?;
+                        st.failpoint("launch:volume-created")?;
+                        v
                     }
                 };
                 op = change(
@@ -304,6 +306,7 @@ async fn advance(st: &AppState, out: &mut Outcome, mut op: Operation) -> Result<
                     },
                 )
                 .await?;
+                st.failpoint("launch:volume-stored")?;
             }
             LaunchStep::Droplet => {
                 let d = match st
@@ -325,7 +328,9 @@ async fn advance(st: &AppState, out: &mut Outcome, mut op: Operation) -> Result<
                             volume_ids: op.resources.volume_id.iter().cloned().collect(),
                             tags: vec!["nodecannon".into(), op.tag()],
                         };
-                        st.cloud.create_droplet(&spec).await?
+                        let d = st.cloud.create_droplet(&spec).await?;
+                        st.failpoint("launch:droplet-created")?;
+                        d
                     }
                 };
                 let msg = format!("Droplet {} created; billing starts now.", d.id);
@@ -339,6 +344,7 @@ async fn advance(st: &AppState, out: &mut Outcome, mut op: Operation) -> Result<
                     Ok(())
                 })
                 .await?;
+                st.failpoint("launch:droplet-stored")?;
             }
             LaunchStep::Addresses => {
                 let id = op.resources.droplet_id.unwrap_or_default();
@@ -375,9 +381,11 @@ async fn advance(st: &AppState, out: &mut Outcome, mut op: Operation) -> Result<
                     },
                 )
                 .await?;
+                st.failpoint("launch:addresses-stored")?;
             }
             LaunchStep::Dns => {
                 let ids = ensure_dns(st, &op).await?;
+                st.failpoint("launch:dns-created")?;
                 let dns = op.dns_name(&c.do_domain);
                 transition(
                     st,

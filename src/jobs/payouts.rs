@@ -111,6 +111,7 @@ fn hosting<'a>(
         cost: cost.total(),
         price: r.price,
         max: None,
+        end: None,
     }
 }
 
@@ -213,46 +214,57 @@ async fn end(
         Amount::Exact(amount)
     };
     let due = amount.saturating_add(forgiven);
-    let paid = match send(
+    let hours = st.config.grace_secs / 3600;
+    let msg = match how {
+        Amount::Sweep => format!(
+            "Funds ran out: the node is destroyed after a final payout of all that was left, short of the {} XMR due (the rest is forgiven). Refill within {hours} h to relaunch.",
+            format_xmr(due)
+        ),
+        _ if forgiven > 0 => format!(
+            "Funds ran out: the node is destroyed; {} XMR of hosting is forgiven. Refill within {hours} h to relaunch.",
+            format_xmr(forgiven)
+        ),
+        _ => format!(
+            "Funds ran out: the node is destroyed after a final payout of {} XMR. Refill within {hours} h to relaunch.",
+            format_xmr(amount)
+        ),
+    };
+    // The final payout and the end are one write.
+    let op = match send(
         st,
         op,
         Send {
             max: Some(due),
+            end: Some((State::Ended, EventKind::Ended, &msg)),
             ..hosting(st, how, seconds, true, cost, r)
         },
     )
     .await
     {
-        Ok((_, p)) => p.map(|p| p.amount).unwrap_or(0),
+        Ok((op, _)) => op,
         // Nothing can be paid at all (the fee exceeds what is there): end anyway.
         Err(AppError::Conflict(e)) => {
             out.failed(format!(
                 "{}: final payout impossible ({e}); ending without it",
                 op.codename
             ));
-            0
+            let msg = format!(
+                "Funds ran out: the node is destroyed; what was left could not pay the network fee, {} XMR forgiven. Refill within {hours} h to relaunch.",
+                format_xmr(due)
+            );
+            transition(st, op, State::Ended, EventKind::Ended, msg, |o| {
+                o.billed_until = None;
+                o.launch_step = None;
+                o.short_since = None;
+            })
+            .await?
         }
         // The wallet is away: no end decision now; the next pass retries.
         Err(e) => return Err(e),
     };
-    let hours = st.config.grace_secs / 3600;
-    let msg = format!(
-        "Funds ran out: the node is destroyed after a final payout of {} XMR ({} XMR forgiven). Refill within {hours} h to relaunch.",
-        format_xmr(paid),
-        format_xmr(due_less(amount, paid).saturating_add(forgiven))
-    );
-    let op = transition(st, op, State::Ended, EventKind::Ended, msg, |o| {
-        o.billed_until = None;
-        o.launch_step = None;
-        o.short_since = None;
-    })
-    .await?;
     out.did(format!("{}: ended", op.codename));
+    st.failpoint("end:recorded")?;
     teardown_and_clear(st, out, &op).await
-}
-
-fn due_less(due: Pico, paid: Pico) -> Pico {
-    due.saturating_sub(paid)
 }
 
 async fn low_funds_check(

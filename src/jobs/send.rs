@@ -12,6 +12,7 @@ use crate::domain::event::EventKind;
 use crate::domain::money::{Micro, Pico, format_xmr};
 use crate::domain::operation::Operation;
 use crate::domain::payout::{Payout, PayoutKind, PayoutStatus};
+use crate::domain::state::State;
 use crate::error::AppError;
 
 /// How much to send.
@@ -38,6 +39,10 @@ pub struct Send<'a> {
     pub price: Micro,
     /// Never more than this (a sweep must not take a refill that arrived meanwhile).
     pub max: Option<Pico>,
+    /// The end this final payout belongs to (state, event, message), recorded
+    /// in the same write as the payout: a crash can never leave a final
+    /// payout stored with the node still counted as running.
+    pub end: Option<(State, EventKind, &'a str)>,
 }
 
 /// Builds, stores, then relays. Returns the operation as stored and the payout,
@@ -57,6 +62,7 @@ pub async fn send(
                 &op,
                 Send {
                     advance_billing: false,
+                    end: None,
                     ..s
                 },
             )
@@ -89,6 +95,10 @@ async fn send_once(
     };
     st.failpoint("send:built")?;
     let (id, now) = (op.id.clone(), st.now());
+    let end = s
+        .end
+        .map(|(state, kind, msg)| (state, kind, msg.to_string()));
+    let notice = end.clone();
     let (op, payout) = st
         .store
         .run(move |store| {
@@ -98,10 +108,25 @@ async fn send_once(
                     op.billed_until = op.billed_until.map(|t| t.saturating_add(s.seconds as i64));
                     op.short_since = None;
                 }
+                // The end, in this same write (its event follows the payout's).
+                let end = match end {
+                    Some((state, kind, msg)) => {
+                        op.go(state, now)
+                            .map_err(|e| AppError::Conflict(e.to_string()))?;
+                        op.billed_until = None;
+                        op.launch_step = None;
+                        op.short_since = None;
+                        Some((kind, msg))
+                    }
+                    None => None,
+                };
                 tx.put_op(&op)?;
                 let Some(b) = built else {
                     let msg = format!("Nothing to pay for {}.", crate::clock::duration(s.seconds));
                     tx.event(&id, now, EventKind::Payout, msg)?;
+                    if let Some((kind, msg)) = end {
+                        tx.event(&id, now, kind, msg)?;
+                    }
                     return Ok::<_, AppError>((op, None));
                 };
                 let p = Payout {
@@ -140,10 +165,23 @@ async fn send_once(
                     ),
                 };
                 tx.event(&id, now, kind, msg)?;
+                if let Some((kind, msg)) = end {
+                    tx.event(&id, now, kind, msg)?;
+                }
                 Ok((op, Some(p)))
             })
         })
         .await?;
+    if let Some((_, kind, message)) = notice.filter(|(_, k, _)| k.is_notice()) {
+        st.notifier
+            .notify(&crate::clients::Notice {
+                op_id: Some(op.id.clone()),
+                codename: Some(op.codename.clone()),
+                kind: format!("{kind:?}"),
+                message,
+            })
+            .await;
+    }
     st.failpoint("send:stored")?;
     let payout = match payout {
         Some(p) => Some(relay(st, p).await?),
@@ -270,6 +308,7 @@ async fn recover_one(st: &AppState, out: &mut Outcome, p: Payout) -> Result<(), 
                 cost: p.cost_per_hour,
                 price: p.price,
                 max: Some(p.amount),
+                end: None,
             };
             send(st, &op, s).await?;
             out.did(format!(
@@ -306,6 +345,7 @@ pub async fn refund(st: &AppState, op: &Operation) -> Result<Option<Pico>, AppEr
         cost: 0,
         price: 0,
         max: None,
+        end: None,
     };
     match send(st, op, s).await {
         Ok((_, p)) => Ok(p.map(|p| p.amount)),

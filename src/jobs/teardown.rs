@@ -33,6 +33,7 @@ pub async fn teardown(st: &AppState, op: &Operation) -> Result<Vec<String>, AppE
         gone_is_fine(st.cloud.destroy_droplet(id).await)?;
         did.push(format!("destroyed droplet {id}"));
     }
+    st.failpoint("teardown:droplets-destroyed")?;
     let name = format!("{}.node", op.codename);
     for r in st.cloud.records(&st.config.do_domain, &name).await? {
         if r.name == name {
@@ -56,6 +57,7 @@ pub async fn teardown(st: &AppState, op: &Operation) -> Result<Vec<String>, AppE
         gone_is_fine(st.cloud.delete_volume(&v).await)?;
         did.push(format!("deleted volume {v}"));
     }
+    st.failpoint("teardown:volumes-deleted")?;
     Ok(did)
 }
 

@@ -213,6 +213,24 @@ impl Regtest {
         let _: Value = self.wallet_call("refresh", json!({})).await;
         v["tx_hash"].as_str().unwrap().to_string()
     }
+
+    /// Transactions that left `account`, relayed or in the pool, sorted.
+    pub async fn sent_from(&self, account: u32) -> Vec<String> {
+        let out: Value = self
+            .wallet_call(
+                "get_transfers",
+                json!({ "out": true, "pending": true, "account_index": account }),
+            )
+            .await;
+        let mut ids: Vec<String> = ["out", "pending"]
+            .iter()
+            .flat_map(|k| out[*k].as_array().cloned().unwrap_or_default())
+            .map(|t| t["txid"].as_str().unwrap().to_string())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
 }
 
 impl Drop for Regtest {

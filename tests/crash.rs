@@ -1,0 +1,325 @@
+//! Crash runs: the built binary (with the `test-hooks` feature) is killed at
+//! every failpoint of the launch, payout and end paths in turn, then run again
+//! on the same data, with a real regtest monero-wallet-rpc and the stateful
+//! fake DigitalOcean. After each run: the operation launched exactly once, no
+//! period was paid twice (the wallet's outgoing transactions are exactly the
+//! store's payouts), nothing is left in the cloud once the money ran out, and
+//! the ledger audit balances.
+//!
+//! `NODECANNON_CRASH_AT` makes the process exit at the named failpoint;
+//! `NODECANNON_TEST_NOW` fixes its clock, so time moves between runs without
+//! sleeping (`src/test_hooks.rs`).
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use nodecannon::app::AppState;
+use nodecannon::clock::ManualClock;
+use nodecannon::config::{Config, VarMap};
+use nodecannon::domain::operation::Operation;
+use nodecannon::domain::payout::PayoutStatus;
+use nodecannon::domain::state::State;
+use nodecannon::store::Store;
+use nodecannon::test_hooks::CRASH_EXIT;
+use support::fake_do::{DOMAIN, FakeDo, TOKEN};
+use support::monero::Regtest;
+
+const XMR: u64 = 1_000_000_000_000;
+
+/// Where in the life of an operation the crash is asked for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Phase {
+    /// `run launch-funded` until the node is active.
+    Launch,
+    /// The first payout, three hours later.
+    Payout,
+    /// Far later: the money no longer covers the next period; final payout,
+    /// end, teardown.
+    End,
+}
+
+/// Every failpoint on the three paths, with the phase that reaches it.
+const PLAN: &[(Phase, &str)] = &[
+    (Phase::Launch, "launch:volume-created"),
+    (Phase::Launch, "launch:volume-stored"),
+    (Phase::Launch, "launch:droplet-created"),
+    (Phase::Launch, "launch:droplet-stored"),
+    (Phase::Launch, "launch:addresses-stored"),
+    (Phase::Launch, "launch:dns-created"),
+    (Phase::Payout, "send:built"),
+    (Phase::Payout, "send:stored"),
+    (Phase::Payout, "send:relayed"),
+    (Phase::End, "send:built"),
+    (Phase::End, "send:stored"),
+    (Phase::End, "send:relayed"),
+    (Phase::End, "end:recorded"),
+    (Phase::End, "teardown:droplets-destroyed"),
+    (Phase::End, "teardown:volumes-deleted"),
+];
+
+/// A fake CoinGecko answering 150 USD per XMR, timed "now".
+async fn price_server() -> String {
+    let app = axum::Router::new().route(
+        "/api/v3/simple/price",
+        axum::routing::get(|| async {
+            axum::Json(serde_json::json!({ "monero": { "usd": 150.0 } }))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    base
+}
+
+/// One install: its data directory, settings and the fake cloud it rents from.
+struct Install {
+    dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
+    fake: FakeDo,
+    /// The failpoint this run crashes at, and in which phase.
+    crash: (Phase, &'static str),
+    crashed: bool,
+    now: i64,
+}
+
+impl Install {
+    async fn new(rt: &Regtest, price: &str, payout: &str, crash: (Phase, &'static str)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = FakeDo::start().await;
+        let env = [
+            ("DATA_DIR", dir.path().display().to_string()),
+            ("DO_TOKEN", TOKEN.to_string()),
+            ("DO_API_URL", fake.url.clone()),
+            ("DO_DOMAIN", DOMAIN.to_string()),
+            ("PAYOUT_ADDRESS", payout.to_string()),
+            ("PAYOUT_FREQUENCY", "3".to_string()),
+            ("MIN_FUNDED_HOURS", "24".to_string()),
+            ("XMR_WALLET_RPC_ENDPOINT", rt.endpoint()),
+            ("XMR_WALLET_RPC_USER", support::monero::USER.to_string()),
+            ("XMR_WALLET_RPC_PASS", support::monero::PASS.to_string()),
+            ("PRICE_API_URL", price.to_string()),
+            ("PRICE_SOURCES", "coingecko".to_string()),
+            ("STATS_TOKEN", "crash-admin-token".to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        Install {
+            dir,
+            env,
+            fake,
+            crash,
+            crashed: false,
+            now: chrono::Utc::now().timestamp(),
+        }
+    }
+
+    /// Opens an operation in-process (as the launchpad would) and closes the
+    /// database again, so the binary can open it.
+    async fn open(&self, codename: &str) -> Operation {
+        let mut vars = VarMap::new();
+        for (k, v) in &self.env {
+            vars.insert(k.clone(), v.clone());
+        }
+        let config = Config::from_vars(&vars).unwrap();
+        let st = AppState::build_with_clock(config, Arc::new(ManualClock::new(self.now))).unwrap();
+        let form = nodecannon::ops::LaunchForm {
+            codename: codename.into(),
+            region: "ams3".into(),
+            refund_address: String::new(),
+        };
+        nodecannon::ops::create(&st, &form).await.unwrap()
+    }
+
+    /// The operation as stored (the binary is not running).
+    fn op(&self, id: &str) -> Operation {
+        let store = Store::open(self.dir.path(), self.now).unwrap();
+        store
+            .operations()
+            .unwrap()
+            .into_iter()
+            .find(|o| o.id == id)
+            .unwrap()
+    }
+
+    fn payouts(&self, id: &str) -> Vec<nodecannon::domain::payout::Payout> {
+        Store::open(self.dir.path(), self.now)
+            .unwrap()
+            .payouts(id)
+            .unwrap()
+    }
+
+    /// Runs `nodecannon <args>` at the install's time; asks for the crash
+    /// while in its phase until it happened. Returns whether this run crashed.
+    async fn run(&mut self, phase: Phase, args: &[&str]) -> bool {
+        let mut env = self.env.clone();
+        env.push(("NODECANNON_TEST_NOW".into(), self.now.to_string()));
+        let arm = !self.crashed && self.crash.0 == phase;
+        if arm {
+            env.push(("NODECANNON_CRASH_AT".into(), self.crash.1.into()));
+        }
+        let (code, all) = nodecannon(self.dir.path(), &env, args).await;
+        if code == Some(CRASH_EXIT) {
+            assert!(arm, "crashed without being asked: {all}");
+            self.crashed = true;
+            return true;
+        }
+        assert_eq!(code, Some(0), "nodecannon {args:?}: {all}");
+        false
+    }
+}
+
+/// Runs the binary with only PATH and `env`, in `dir` (no `./.env` is read),
+/// off the runtime that serves the fakes. Returns the exit code and output.
+async fn nodecannon(dir: &Path, env: &[(String, String)], args: &[&str]) -> (Option<i32>, String) {
+    let dir: PathBuf = dir.to_path_buf();
+    let env = env.to_vec();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let child = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_nodecannon"))
+            .args(&args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(env)
+            .current_dir(dir)
+            .output()
+            .unwrap()
+    });
+    let out = tokio::time::timeout(Duration::from_secs(180), child)
+        .await
+        .expect("nodecannon did not finish in 180 s")
+        .unwrap();
+    let all = format!(
+        "exit {:?}\n--- stdout\n{}--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), all)
+}
+
+/// What each run checks about the cloud: exactly the resources of a running
+/// node, or none.
+fn assert_cloud(i: &Install, op: &Operation, running: bool, what: &str) {
+    let (v, d, r) = (i.fake.volumes(), i.fake.droplets(), i.fake.records(DOMAIN));
+    if !running {
+        assert!(
+            v.is_empty() && d.is_empty() && r.is_empty(),
+            "{what}: left in the cloud: {v:?} {d:?} {r:?}"
+        );
+        return;
+    }
+    assert_eq!(
+        (v.len(), d.len(), r.len()),
+        (1, 1, 2),
+        "{what}: {v:?} {d:?} {r:?}"
+    );
+    let tag = op.tag();
+    assert!(
+        d[0].tags.contains(&tag) && v[0].tags.contains(&tag),
+        "{what}"
+    );
+    assert_eq!(op.resources.droplet_id, Some(d[0].id), "{what}");
+    assert_eq!(op.resources.volume_id.as_ref(), Some(&v[0].id), "{what}");
+    let mut ids: Vec<u64> = r.iter().map(|r| r.id).collect();
+    let mut stored = op.resources.dns_records.clone();
+    ids.sort();
+    stored.sort();
+    assert_eq!(
+        ids, stored,
+        "{what}: the stored records are the ones that exist"
+    );
+}
+
+/// The store's relayed payouts are exactly the transactions that left the
+/// operation's account, none still waiting.
+async fn assert_paid_once(rt: &Regtest, i: &Install, op: &Operation, n: usize, what: &str) {
+    let payouts = i.payouts(&op.id);
+    assert!(
+        payouts.iter().all(|p| p.status == PayoutStatus::Relayed),
+        "{what}: {payouts:?}"
+    );
+    assert_eq!(payouts.len(), n, "{what}: {payouts:?}");
+    let mut stored: Vec<String> = payouts.iter().map(|p| p.tx_hash.clone()).collect();
+    stored.sort();
+    assert_eq!(
+        rt.sent_from(op.account_index).await,
+        stored,
+        "{what}: one transaction per payout, none twice"
+    );
+}
+
+/// One crash run: launch, pay, run out; crashing at `crash` on the way.
+async fn crash_run(rt: &Regtest, price: &str, main: &str, n: usize, crash: (Phase, &'static str)) {
+    let what = format!("crash at {} during {:?}", crash.1, crash.0);
+    let mut i = Install::new(rt, price, main, crash).await;
+    let op = i.open(&format!("crash-{n}")).await;
+    rt.send(&op.address, XMR / 20).await;
+    rt.mine(11, main).await;
+
+    // Launch: a pass every 30 s, the droplets booting in between.
+    for _ in 0..8 {
+        i.run(Phase::Launch, &["run", "launch-funded"]).await;
+        if i.op(&op.id).state == State::Active {
+            break;
+        }
+        i.fake.boot_all();
+        i.now += 30;
+    }
+    let launched = i.op(&op.id);
+    assert_eq!(launched.state, State::Active, "{what}: {launched:?}");
+    assert_cloud(&i, &launched, true, &what);
+    let billed = launched.billed_until.unwrap();
+
+    // One payout for the first three hours, however often the pass runs.
+    i.now += 3 * 3600 + 60;
+    for _ in 0..3 {
+        i.run(Phase::Payout, &["run", "process-payouts"]).await;
+    }
+    let paid = i.op(&op.id);
+    assert_paid_once(rt, &i, &paid, 1, &what).await;
+    let seconds = i.payouts(&op.id)[0].seconds as i64;
+    assert_eq!(
+        paid.billed_until,
+        Some(billed + seconds),
+        "{what}: billed once"
+    );
+    assert!(
+        matches!(paid.state, State::Active | State::LowFunds),
+        "{what}: {paid:?}"
+    );
+    assert_cloud(&i, &paid, true, &what);
+
+    // Months later the money cannot cover the next period: ended at the pass
+    // that found it short, one final payout, nothing left in the cloud.
+    rt.mine(11, main).await;
+    i.now += 90 * 24 * 3600;
+    for _ in 0..3 {
+        i.run(Phase::End, &["run", "process-payouts"]).await;
+    }
+    let ended = i.op(&op.id);
+    assert_eq!(ended.state, State::Ended, "{what}: {ended:?}");
+    assert_paid_once(rt, &i, &ended, 2, &what).await;
+    assert!(i.payouts(&op.id)[1].is_final, "{what}");
+    assert_cloud(&i, &ended, false, &what);
+    assert!(ended.resources.droplet_id.is_none() && ended.resources.volume_id.is_none());
+
+    assert!(i.crashed, "{what}: the failpoint was never reached");
+    rt.mine(1, main).await;
+    i.run(Phase::End, &["audit"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_at_every_failpoint_the_lifecycle_still_launches_once_pays_once_and_ends_clean() {
+    let rt = Regtest::start().await;
+    let main = rt.main_address().await;
+    rt.mine(120, &main).await;
+    let price = price_server().await;
+    for (n, crash) in PLAN.iter().enumerate() {
+        crash_run(&rt, &price, &main, n, *crash).await;
+        eprintln!("crash run {n}: {} during {:?}: ok", crash.1, crash.0);
+    }
+}
