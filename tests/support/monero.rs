@@ -130,6 +130,8 @@ impl Regtest {
                 s("--non-interactive"),
                 s("--log-level"),
                 s("0"),
+                s("--log-file"),
+                self.dir.path().join("wallet-rpc-own.log").display().to_string(),
             ],
             &self.dir.path().join("wallet-rpc.log"),
         );
