@@ -336,9 +336,12 @@ async fn advance(st: &AppState, out: &mut Outcome, mut op: Operation) -> Result<
                 let msg = format!("Droplet {} created; billing starts now.", d.id);
                 op = change(st, &op.id, EventKind::LaunchStep, msg, move |o, _| {
                     o.resources.droplet_id = Some(d.id);
-                    // Never bill before the droplet existed, nor twice what was paid.
-                    o.billed_until =
-                        Some(o.billed_until.map_or(d.created_at, |b| b.max(d.created_at)));
+                    // Never bill before the droplet existed, nor before this
+                    // launch began (a droplet left from an earlier run whose
+                    // teardown failed is adopted, not billed for its past),
+                    // nor twice what was paid.
+                    let start = d.created_at.max(o.state_since);
+                    o.billed_until = Some(o.billed_until.map_or(start, |b| b.max(start)));
                     o.launched_at = Some(d.created_at);
                     o.launch_step = Some(LaunchStep::Addresses);
                     Ok(())

@@ -131,7 +131,11 @@ impl Regtest {
                 s("--log-level"),
                 s("0"),
                 s("--log-file"),
-                self.dir.path().join("wallet-rpc-own.log").display().to_string(),
+                self.dir
+                    .path()
+                    .join("wallet-rpc-own.log")
+                    .display()
+                    .to_string(),
             ],
             &self.dir.path().join("wallet-rpc.log"),
         );
