@@ -20,8 +20,9 @@ pub struct Resources {
     pub dns_records: Vec<u64>,
 }
 
-/// Where a launch stands; each step's resource id is stored with it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Where a launch stands; each step's resource id is stored with it. Steps
+/// compare in the order they happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LaunchStep {
     Volume,
