@@ -39,6 +39,9 @@ enum Phase {
     /// Far later: the money no longer covers the next period; final payout,
     /// end, teardown.
     End,
+    /// Instead of the end: the operator cancels (`ops cancel`), then the
+    /// payout pass finishes what the crash left.
+    Cancel,
 }
 
 /// Every failpoint on the three paths, with the phase that reaches it.
@@ -58,6 +61,11 @@ const PLAN: &[(Phase, &str)] = &[
     (Phase::End, "end:recorded"),
     (Phase::End, "teardown:droplets-destroyed"),
     (Phase::End, "teardown:volumes-deleted"),
+    (Phase::Cancel, "send:built"),
+    (Phase::Cancel, "send:stored"),
+    (Phase::Cancel, "send:relayed"),
+    (Phase::Cancel, "cancel:recorded"),
+    (Phase::Cancel, "teardown:droplets-destroyed"),
 ];
 
 /// A fake CoinGecko answering 150 USD per XMR, timed "now".
@@ -293,9 +301,34 @@ async fn crash_run(rt: &Regtest, price: &str, main: &str, n: usize, crash: (Phas
     );
     assert_cloud(&i, &paid, true, &what);
 
+    rt.mine(11, main).await;
+    if crash.0 == Phase::Cancel {
+        // The operator cancels an hour later; after a crash before the cancel
+        // was recorded, they run it again. The payout pass relays what was
+        // stored and destroys what is left.
+        i.now += 3600;
+        let name = format!("crash-{n}");
+        if i.run(Phase::Cancel, &["ops", "cancel", &name]).await
+            && i.op(&op.id).state != State::Cancelled
+        {
+            i.run(Phase::Cancel, &["ops", "cancel", &name]).await;
+        }
+        for _ in 0..2 {
+            i.run(Phase::Cancel, &["run", "process-payouts"]).await;
+        }
+        let cancelled = i.op(&op.id);
+        assert_eq!(cancelled.state, State::Cancelled, "{what}: {cancelled:?}");
+        assert_paid_once(rt, &i, &cancelled, 2, &what).await;
+        assert!(i.payouts(&op.id)[1].is_final, "{what}");
+        assert_cloud(&i, &cancelled, false, &what);
+        assert!(i.crashed, "{what}: the failpoint was never reached");
+        rt.mine(1, main).await;
+        i.run(Phase::Cancel, &["audit"]).await;
+        return;
+    }
+
     // Months later the money cannot cover the next period: ended at the pass
     // that found it short, one final payout, nothing left in the cloud.
-    rt.mine(11, main).await;
     i.now += 90 * 24 * 3600;
     for _ in 0..3 {
         i.run(Phase::End, &["run", "process-payouts"]).await;
