@@ -40,7 +40,20 @@ pub struct Caches {
     /// Recent cloud failures, so a cloud that is away is not asked on every view.
     cloud_failures: Cache<String, CloudError>,
     /// Latest `get_info` of each node, by operation id; written by the health job only.
-    pub node_info: Cache<String, (Timestamp, Option<NodeInfo>)>,
+    pub node_info: Cache<String, NodeSeen>,
+    /// The best height the nodes reported in the health job's last pass.
+    pub best_height: std::sync::atomic::AtomicU64,
+}
+
+/// The health job's last look at a node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeSeen {
+    /// When it was probed.
+    pub at: Timestamp,
+    /// Its `get_info`, or `None` when it did not answer.
+    pub info: Option<NodeInfo>,
+    /// Since when it has not answered (the first failed probe in a row).
+    pub down_since: Option<Timestamp>,
 }
 
 impl Default for Caches {
@@ -65,6 +78,7 @@ impl Default for Caches {
             regions_good: Cache::builder().build(),
             cloud_failures: Cache::builder().time_to_live(ttl(30)).build(),
             node_info: Cache::builder().max_capacity(100_000).build(),
+            best_height: Default::default(),
         }
     }
 }

@@ -89,7 +89,54 @@ impl NodeProbe for HttpNodeProbe {
             .json()
             .await
             .map_err(|e| NodeError(format!("not JSON: {}", e.without_url())))?;
-        serde_json::from_value(v["result"].clone())
-            .map_err(|e| NodeError(format!("unexpected get_info answer: {e}")))
+        parse_get_info(&v)
     }
+}
+
+/// Reads monerod's `get_info` answer. No I/O, so hostile answers are tested
+/// without a node (`tests/hostile_input.rs`).
+pub fn parse_get_info(v: &serde_json::Value) -> Result<NodeInfo, NodeError> {
+    serde_json::from_value(v["result"].clone())
+        .map_err(|e| NodeError(format!("unexpected get_info answer: {e}")))
+}
+
+/// What a node reported about its boot, cleaned for the operation's timeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeReport {
+    /// The step, in `A-Z a-z 0-9 -_.` and spaces, at most 64 characters; may be empty.
+    pub step: String,
+    /// The node's onion address, only if it looks like one.
+    pub onion: Option<String>,
+}
+
+/// Reads the body of `POST /api/nodes/{id}/report`: JSON or a form with
+/// `step` and optionally `onion`. The error tells the node what to send.
+pub fn parse_report(body: &str) -> Result<NodeReport, String> {
+    #[derive(Deserialize)]
+    struct Report {
+        #[serde(default)]
+        step: String,
+        #[serde(default)]
+        onion: Option<String>,
+    }
+    let r: Report = serde_json::from_str(body)
+        .or_else(|_| serde_urlencoded::from_str(body))
+        .map_err(|_| {
+            "expected step=... (and optionally onion=...) as a form or JSON".to_string()
+        })?;
+    let step: String = r
+        .step
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || " -_.".contains(*c))
+        .take(64)
+        .collect();
+    let onion = r.onion.filter(|o| {
+        o.ends_with(".onion")
+            && o.len() <= 70
+            && o.chars().all(|c| c.is_ascii_alphanumeric() || c == '.')
+    });
+    if step.is_empty() && onion.is_none() {
+        return Err("nothing to report: give step or onion".into());
+    }
+    Ok(NodeReport { step, onion })
 }

@@ -7,17 +7,31 @@ use crate::domain::state::State;
 use crate::error::AppError;
 use crate::store::HealthSample;
 
+/// The first of the failed probes at the end of `history` (oldest first).
+pub fn down_since(history: &[HealthSample]) -> Option<crate::domain::Timestamp> {
+    history
+        .iter()
+        .rev()
+        .take_while(|s| !s.reachable)
+        .last()
+        .map(|s| s.at)
+}
+
 /// Samples kept per node.
 pub const HISTORY: usize = 500;
 
 /// One pass.
 pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> {
     let now = st.now();
+    let mut best = 0;
     for op in ops_in(st, &[State::Launching, State::Active, State::LowFunds]).await? {
         let Some(ip) = op.resources.ipv4.clone() else {
             continue;
         };
         let probe = st.node.get_info(&ip, st.config.node_rpc_port).await;
+        if let Ok(i) = &probe {
+            best = best.max(i.height);
+        }
         let sample = match &probe {
             Ok(i) => HealthSample {
                 at: now,
@@ -54,17 +68,45 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
         if out.dry_run {
             continue;
         }
+        let id = op.id.clone();
+        let down_since = if sample.reachable {
+            None
+        } else {
+            match st.cache.node_info.get(&op.id).await {
+                Some(prev) => prev.down_since.or(Some(now)),
+                // After a restart: from the stored history.
+                None => {
+                    let id = id.clone();
+                    let history = st
+                        .store
+                        .run(move |s| s.health(&id).map_err(AppError::from))
+                        .await?;
+                    Some(down_since(&history).unwrap_or(now))
+                }
+            }
+        };
         st.cache
             .node_info
-            .insert(op.id.clone(), (now, probe.ok()))
+            .insert(
+                op.id.clone(),
+                crate::cache::NodeSeen {
+                    at: now,
+                    info: probe.ok(),
+                    down_since,
+                },
+            )
             .await;
-        let id = op.id.clone();
         st.store
             .run(move |s| {
                 s.write(|tx| tx.add_health(&id, &sample, HISTORY))
                     .map_err(AppError::from)
             })
             .await?;
+    }
+    if !out.dry_run {
+        st.cache
+            .best_height
+            .store(best, std::sync::atomic::Ordering::Relaxed);
     }
     Ok(())
 }

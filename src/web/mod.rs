@@ -17,6 +17,9 @@ use crate::app::AppState;
 
 pub use error::{ApiError, Page};
 
+/// Largest node report body accepted (a step name or an onion address).
+pub const REPORT_MAX_BYTES: usize = 1024;
+
 /// The router with every route of SPEC.md.
 pub fn router(st: AppState) -> Router {
     use routes::{admin, api, assets, operation, public, sandbox};
@@ -35,7 +38,10 @@ pub fn router(st: AppState) -> Router {
         .route("/operation/{id}/feed.xml", get(operation::feed))
         .route("/api/info/{codename}", get(api::node_info))
         .route("/api/nodes", get(api::nodes))
-        .route("/api/nodes/{id}/report", post(api::report))
+        .route(
+            "/api/nodes/{id}/report",
+            post(api::report).layer(axum::extract::DefaultBodyLimit::max(REPORT_MAX_BYTES)),
+        )
         .route("/api/export/ansible", get(api::export_ansible))
         .route("/api/export/upstreams", get(api::export_upstreams))
         .route("/admin", get(admin::dashboard))

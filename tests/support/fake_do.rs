@@ -178,6 +178,8 @@ pub struct DoState {
     faults: Vec<Injected>,
     next_id: u64,
     booted: u64,
+    /// The public IPv4 droplets get when booted (otherwise 203.0.113.x).
+    pub boot_ipv4: Option<String>,
 }
 
 impl DoState {
@@ -197,6 +199,7 @@ impl DoState {
             faults: Vec::new(),
             next_id: 3_164_000,
             booted: 0,
+            boot_ipv4: None,
         }
     }
 
@@ -332,10 +335,14 @@ impl FakeDo {
     pub fn boot_all(&self) {
         let mut st = self.state();
         let mut n = st.booted;
+        let boot = st.boot_ipv4.clone();
         for d in st.droplets.iter_mut().filter(|d| d.status == "new") {
             n += 1;
             d.status = "active".into();
-            d.ipv4 = Some(format!("203.0.{}.{}", 113 + n / 250, n % 250 + 1));
+            d.ipv4 = Some(
+                boot.clone()
+                    .unwrap_or_else(|| format!("203.0.{}.{}", 113 + n / 250, n % 250 + 1)),
+            );
             d.ipv6 = Some(format!("2001:db8::{:x}", n));
         }
         st.booted = n;

@@ -71,6 +71,23 @@ pub async fn start_with_wallet_and_cloud(
     .await
 }
 
+/// Starts a server with the sandbox wallet and price, the given cloud and
+/// the given node probe (e.g. the real HTTP probe of a regtest monerod).
+pub async fn start_with_cloud_and_nodes(
+    extra: &[(&str, &str)],
+    cloud: Arc<dyn nodecannon::clients::Cloud>,
+    node: Arc<dyn nodecannon::clients::NodeProbe>,
+) -> TestApp {
+    start_parts(
+        tempfile::tempdir().unwrap(),
+        extra,
+        None,
+        Some(cloud),
+        Some(node),
+    )
+    .await
+}
+
 /// Like [`start_with_wallet`], on an existing data directory (a restart).
 pub async fn restart_with_wallet(
     dir: tempfile::TempDir,
@@ -90,6 +107,16 @@ async fn start_with(
     wallet: Option<MakeWallet>,
     cloud: Option<Arc<dyn nodecannon::clients::Cloud>>,
 ) -> TestApp {
+    start_parts(dir, extra, wallet, cloud, None).await
+}
+
+async fn start_parts(
+    dir: tempfile::TempDir,
+    extra: &[(&str, &str)],
+    wallet: Option<MakeWallet>,
+    cloud: Option<Arc<dyn nodecannon::clients::Cloud>>,
+    node: Option<Arc<dyn nodecannon::clients::NodeProbe>>,
+) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let mut vars = VarMap::new();
@@ -101,7 +128,7 @@ async fn start_with(
     }
     let config = Config::from_vars(&vars).unwrap();
     let clock = Arc::new(ManualClock::new(START));
-    let state = if wallet.is_none() && cloud.is_none() {
+    let state = if wallet.is_none() && cloud.is_none() && node.is_none() {
         AppState::build_with_clock(config, clock.clone()).unwrap()
     } else {
         AppState::build_with(config, clock.clone(), |store, clock, metrics| {
@@ -116,7 +143,7 @@ async fn start_with(
                 wallet,
                 cloud: cloud.unwrap_or(sb.cloud.clone()),
                 price: sb.price.clone(),
-                node: sb.node.clone(),
+                node: node.unwrap_or(sb.node.clone()),
                 notifier: Arc::new(nodecannon::clients::notify::LogNotifier),
                 sandbox: controls,
             })

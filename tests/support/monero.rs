@@ -14,9 +14,11 @@ pub const PASS: &str = "regtest-pass";
 
 /// The running pair.
 pub struct Regtest {
-    monerod: Child,
+    monerod: Option<Child>,
     wallet: Option<Child>,
     pub daemon_port: u16,
+    p2p_port: u16,
+    zmq_port: u16,
     pub wallet_port: u16,
     pub dir: tempfile::TempDir,
     http: reqwest::Client,
@@ -43,43 +45,50 @@ fn spawn(cmd: &str, args: &[String], log: &std::path::Path) -> Child {
         })
 }
 
+/// monerod in regtest on the given ports, its chain in `dir/chain`.
+fn spawn_daemon(dir: &std::path::Path, daemon_port: u16, p2p: u16, zmq: u16) -> Child {
+    let s = |x: &str| x.to_string();
+    spawn(
+        "monerod",
+        &[
+            s("--regtest"),
+            s("--offline"),
+            s("--fixed-difficulty"),
+            s("1"),
+            s("--data-dir"),
+            dir.join("chain").display().to_string(),
+            s("--rpc-bind-ip"),
+            s("127.0.0.1"),
+            s("--rpc-bind-port"),
+            daemon_port.to_string(),
+            s("--p2p-bind-ip"),
+            s("127.0.0.1"),
+            s("--p2p-bind-port"),
+            p2p.to_string(),
+            s("--zmq-rpc-bind-port"),
+            zmq.to_string(),
+            s("--non-interactive"),
+            s("--no-igd"),
+            s("--log-level"),
+            s("0"),
+        ],
+        &dir.join("monerod.log"),
+    )
+}
+
 impl Regtest {
     /// Starts monerod and wallet-rpc, creates a wallet, mines `blocks` to its main address.
     pub async fn start() -> Regtest {
         let dir = tempfile::tempdir().unwrap();
-        let (daemon_port, p2p, zmq) = (free_port(), free_port(), free_port());
-        let s = |x: &str| x.to_string();
-        let monerod = spawn(
-            "monerod",
-            &[
-                s("--regtest"),
-                s("--offline"),
-                s("--fixed-difficulty"),
-                s("1"),
-                s("--data-dir"),
-                dir.path().join("chain").display().to_string(),
-                s("--rpc-bind-ip"),
-                s("127.0.0.1"),
-                s("--rpc-bind-port"),
-                daemon_port.to_string(),
-                s("--p2p-bind-ip"),
-                s("127.0.0.1"),
-                s("--p2p-bind-port"),
-                p2p.to_string(),
-                s("--zmq-rpc-bind-port"),
-                zmq.to_string(),
-                s("--non-interactive"),
-                s("--no-igd"),
-                s("--log-level"),
-                s("0"),
-            ],
-            &dir.path().join("monerod.log"),
-        );
+        let (daemon_port, p2p_port, zmq_port) = (free_port(), free_port(), free_port());
+        let monerod = spawn_daemon(dir.path(), daemon_port, p2p_port, zmq_port);
         let http = reqwest::Client::new();
         let mut rt = Regtest {
-            monerod,
+            monerod: Some(monerod),
             wallet: None,
             daemon_port,
+            p2p_port,
+            zmq_port,
             wallet_port: 0,
             dir,
             http,
@@ -93,6 +102,26 @@ impl Regtest {
             )
             .await;
         rt
+    }
+
+    /// Stops monerod (the chain is kept).
+    pub fn stop_daemon(&mut self) {
+        if let Some(mut d) = self.monerod.take() {
+            let _ = d.kill();
+            let _ = d.wait();
+        }
+    }
+
+    /// Starts monerod again on the same ports and chain.
+    pub async fn start_daemon(&mut self) {
+        self.stop_daemon();
+        self.monerod = Some(spawn_daemon(
+            self.dir.path(),
+            self.daemon_port,
+            self.p2p_port,
+            self.zmq_port,
+        ));
+        self.wait_daemon().await;
     }
 
     async fn wait_daemon(&self) {
@@ -242,7 +271,6 @@ impl Regtest {
 impl Drop for Regtest {
     fn drop(&mut self) {
         self.stop_wallet();
-        let _ = self.monerod.kill();
-        let _ = self.monerod.wait();
+        self.stop_daemon();
     }
 }

@@ -9,12 +9,53 @@ use serde_json::json;
 use crate::app::AppState;
 use crate::clock::rfc3339;
 use crate::domain::event::EventKind;
-use crate::domain::health::{NodeStatus, Probe, classify, sync_percent};
+use crate::domain::health::{NodeStatus, classify, sync_percent};
 use crate::domain::state::State as OpState;
 use crate::error::AppError;
 use crate::jobs::change;
 use crate::web::ApiError;
 use crate::web::views::index::NodeRow;
+
+/// What a node's cached probe means: its status and the words for it
+/// (`syncing 42 %`, `unreachable since 2026-11-23 15:04 UTC`). Never probes.
+pub fn describe(
+    st: &AppState,
+    op: &crate::domain::operation::Operation,
+    seen: Option<&crate::cache::NodeSeen>,
+    best_height: u64,
+) -> (NodeStatus, String) {
+    let probe = seen.map(|s| crate::clients::node::probe_of(&s.info));
+    let launched = op.launched_at.unwrap_or(op.created_at);
+    let status = if op.state == OpState::Launching {
+        NodeStatus::Booting
+    } else {
+        classify(
+            probe,
+            launched,
+            st.now(),
+            best_height,
+            st.config.node_behind_blocks,
+        )
+    };
+    let text = match (status, probe) {
+        (NodeStatus::Syncing, Some(p)) => {
+            format!("syncing {} %", sync_percent(p.height, p.target_height))
+        }
+        (NodeStatus::Unreachable, _) => match seen.and_then(|s| s.down_since) {
+            Some(t) => format!("unreachable since {}", crate::clock::human(t)),
+            None => "unreachable".into(),
+        },
+        (s, _) => s.as_str().to_string(),
+    };
+    (status, text)
+}
+
+/// The best height the nodes reported in the health job's last pass.
+pub fn best_height(st: &AppState) -> u64 {
+    st.cache
+        .best_height
+        .load(std::sync::atomic::Ordering::Relaxed)
+}
 
 /// Launched nodes with their cached status, newest first. Never probes.
 pub async fn node_rows(st: &AppState) -> Result<Vec<NodeRow>, AppError> {
@@ -31,42 +72,21 @@ pub async fn node_rows(st: &AppState) -> Result<Vec<NodeRow>, AppError> {
         })
         .await?;
     ops.sort_by_key(|o| std::cmp::Reverse(o.launched_at));
-    let mut infos = Vec::with_capacity(ops.len());
+    let mut seen = Vec::with_capacity(ops.len());
     for op in &ops {
-        infos.push(st.cache.node_info.get(&op.id).await);
+        seen.push(st.cache.node_info.get(&op.id).await);
     }
-    let best = infos
-        .iter()
-        .flatten()
-        .filter_map(|(_, i)| i.as_ref())
-        .map(|i| i.height)
-        .max()
-        .unwrap_or(0);
+    let best = best_height(st);
     Ok(ops
         .iter()
-        .zip(infos)
-        .map(|(op, info)| {
-            let probe = info
+        .zip(seen)
+        .map(|(op, seen)| {
+            let (status, status_text) = describe(st, op, seen.as_ref(), best);
+            let info = seen
                 .as_ref()
-                .map(|(_, i)| crate::clients::node::probe_of(i));
+                .and_then(|s| s.info.clone())
+                .unwrap_or_default();
             let launched = op.launched_at.unwrap_or(op.created_at);
-            let status = if op.state == OpState::Launching {
-                NodeStatus::Booting
-            } else {
-                classify(probe, launched, now, best, st.config.node_behind_blocks)
-            };
-            let p = probe.unwrap_or(Probe {
-                reachable: false,
-                height: 0,
-                target_height: 0,
-                synchronized: false,
-            });
-            let status_text = match status {
-                NodeStatus::Syncing => {
-                    format!("syncing {} %", sync_percent(p.height, p.target_height))
-                }
-                s => s.as_str().to_string(),
-            };
             NodeRow {
                 codename: op.codename.clone(),
                 region: op.region.clone(),
@@ -74,10 +94,11 @@ pub async fn node_rows(st: &AppState) -> Result<Vec<NodeRow>, AppError> {
                 onion: op.onion.clone(),
                 status: status.as_str().into(),
                 status_text,
-                synchronized: p.synchronized,
-                height: p.height,
-                target_height: p.target_height,
-                checked_at: info.map(|(t, _)| rfc3339(t)),
+                synchronized: info.synchronized,
+                height: info.height,
+                target_height: info.target_height,
+                checked_at: seen.as_ref().map(|s| rfc3339(s.at)),
+                unreachable_since: seen.as_ref().and_then(|s| s.down_since).map(rfc3339),
                 age_secs: u64::try_from(now - launched).unwrap_or(0),
                 rpc_port: st.config.node_rpc_port,
                 op_id: op.id.clone(),
@@ -91,22 +112,36 @@ pub async fn nodes(State(st): State<AppState>) -> Result<Json<Vec<NodeRow>>, Api
     Ok(Json(node_rows(&st).await?))
 }
 
-/// `GET /api/info/{codename}`: the node's last `get_info`, from the cache.
+/// `GET /api/info/{codename}`: the node's last `get_info` and status, from
+/// the cache (never a live probe).
 pub async fn node_info(
     State(st): State<AppState>,
     Path(codename): Path<String>,
 ) -> Result<Response, ApiError> {
     let op = crate::ops::get(&st, &codename).await?;
-    match st.cache.node_info.get(&op.id).await {
-        Some((at, Some(info))) => Ok(Json(
-            json!({ "codename": op.codename, "checked_at": rfc3339(at), "info": info }),
-        )
-        .into_response()),
-        _ => Err(ApiError(AppError::NotFound(format!(
+    let Some(seen) = st
+        .cache
+        .node_info
+        .get(&op.id)
+        .await
+        .filter(|_| op.state.has_node())
+    else {
+        return Err(ApiError(AppError::NotFound(format!(
             "no node information for {} yet",
             op.codename
-        )))),
-    }
+        ))));
+    };
+    let best = best_height(&st);
+    let (status, text) = describe(&st, &op, Some(&seen), best);
+    Ok(Json(json!({
+        "codename": op.codename,
+        "checked_at": rfc3339(seen.at),
+        "status": status.as_str(),
+        "status_text": text,
+        "unreachable_since": seen.down_since.map(rfc3339),
+        "info": seen.info,
+    }))
+    .into_response())
 }
 
 /// `GET /api/export/ansible`: an inventory of active nodes.
@@ -141,14 +176,6 @@ pub async fn export_upstreams(State(st): State<AppState>) -> Result<Response, Ap
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], s).into_response())
 }
 
-#[derive(serde::Deserialize)]
-struct Report {
-    #[serde(default)]
-    step: String,
-    #[serde(default)]
-    onion: Option<String>,
-}
-
 /// `POST /api/nodes/{id}/report`: a node reports a boot step (and its onion address).
 pub async fn report(
     State(st): State<AppState>,
@@ -164,34 +191,30 @@ pub async fn report(
     if !token.is_some_and(|t| crate::util::secret_eq(t.trim(), &op.node_token)) {
         return Err(ApiError(AppError::Unauthorized("wrong node token".into())));
     }
-    let r: Report = serde_json::from_str(&body)
-        .or_else(|_| serde_urlencoded::from_str(&body))
-        .map_err(|_| {
-            ApiError(AppError::BadInput(
-                "expected step=... (and optionally onion=...) as a form or JSON".into(),
-            ))
-        })?;
-    let step: String = r
-        .step
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || " -_.".contains(*c))
-        .take(64)
-        .collect();
-    let onion = r.onion.filter(|o| {
-        o.ends_with(".onion")
-            && o.len() <= 70
-            && o.chars().all(|c| c.is_ascii_alphanumeric() || c == '.')
-    });
-    if step.is_empty() && onion.is_none() {
-        return Err(ApiError(AppError::BadInput(
-            "nothing to report: give step or onion".into(),
-        )));
-    }
+    let crate::clients::node::NodeReport { step, onion } =
+        crate::clients::node::parse_report(&body).map_err(|m| ApiError(AppError::BadInput(m)))?;
     let msg = match &onion {
         Some(o) => format!("Node reported its onion address {o}."),
         None => format!("Node reported: {step}."),
     };
+    if !op.state.has_node() {
+        return Err(ApiError(AppError::Conflict(format!(
+            "{} runs no node now",
+            op.codename
+        ))));
+    }
     change(&st, &op.id, EventKind::NodeReport, msg, move |o, now| {
+        // Each step once (a node that retries after a lost answer changes nothing).
+        if !step.is_empty() && o.node_reports.iter().any(|(_, s)| *s == step) {
+            return Err(AppError::Conflict(format!(
+                "step {step:?} was already reported"
+            )));
+        }
+        if onion.is_some() && o.onion == onion {
+            return Err(AppError::Conflict(
+                "that onion address was already reported".into(),
+            ));
+        }
         if !step.is_empty() {
             o.node_reports.push((now, step));
             let n = o.node_reports.len();

@@ -9,7 +9,6 @@ use maud::Markup;
 
 use super::{chrome, page_err};
 use crate::app::AppState;
-use crate::domain::health::{classify, sync_percent};
 use crate::domain::state::State as OpState;
 use crate::domain::xmr_address::Network;
 use crate::error::AppError;
@@ -38,34 +37,16 @@ pub async fn show(State(st): State<AppState>, Path(id): Path<String>) -> Result<
         .map_err(|e| page_err(&st, e))?;
     let now = st.now();
     let node = st.cache.node_info.get(&op.id).await;
-    let node_status = op
-        .launched_at
-        .filter(|_| op.state.has_node())
-        .map(|launched| {
-            let probe = node
-                .as_ref()
-                .map(|(_, i)| crate::clients::node::probe_of(i));
-            let s = classify(
-                probe,
-                launched,
-                now,
-                probe.map(|p| p.target_height).unwrap_or(0),
-                st.config.node_behind_blocks,
-            );
-            match (s, probe) {
-                (crate::domain::health::NodeStatus::Syncing, Some(p)) => {
-                    format!("syncing {} %", sync_percent(p.height, p.target_height))
-                }
-                _ => s.as_str().to_string(),
-            }
-        });
+    let node_status = op.launched_at.filter(|_| op.state.has_node()).map(|_| {
+        let best = crate::web::routes::api::best_height(&st);
+        crate::web::routes::api::describe(&st, &op, node.as_ref(), best).1
+    });
     let hid = op.id.clone();
     let health = st
         .store
         .run(move |s| s.health(&hid).map_err(AppError::from))
         .await
-        .ok()
-        .and_then(|mut h| h.pop());
+        .unwrap_or_default();
     let refresh = matches!(
         op.state,
         OpState::AwaitingFunds | OpState::Funded | OpState::Launching
@@ -79,7 +60,7 @@ pub async fn show(State(st): State<AppState>, Path(id): Path<String>) -> Result<
         rates,
         dns: op.dns_name(&st.config.do_domain),
         node_status,
-        health: health.as_ref(),
+        health: &health,
         rpc_port: st.config.node_rpc_port,
         payouts,
         now,

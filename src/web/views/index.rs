@@ -20,6 +20,8 @@ pub struct NodeRow {
     pub height: u64,
     pub target_height: u64,
     pub checked_at: Option<String>,
+    /// RFC 3339 time of the first failed probe in a row.
+    pub unreachable_since: Option<String>,
     pub age_secs: u64,
     pub rpc_port: u16,
     #[serde(skip)]
@@ -99,6 +101,7 @@ mod tests {
             height: 1,
             target_height: 2,
             checked_at: None,
+            unreachable_since: None,
             age_secs: 7200,
             rpc_port: 18081,
             op_id: "x".into(),

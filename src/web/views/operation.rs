@@ -22,7 +22,8 @@ pub struct OperationPage<'a> {
     pub min_to_launch: Option<Pico>,
     pub dns: String,
     pub node_status: Option<String>,
-    pub health: Option<&'a HealthSample>,
+    /// The node's probes, oldest first.
+    pub health: &'a [HealthSample],
     pub rpc_port: u16,
     pub payouts: usize,
     pub now: i64,
@@ -98,13 +99,14 @@ fn node(p: &OperationPage) -> Markup {
             @if let Some(ip) = &r.ipv6 { (row("IPv6", html! { code { (ip) } })) }
             @if let Some(o) = &p.op.onion { (row("Onion", html! { code { (o) } })) }
             @if let Some(s) = &p.node_status { (row("Status", html! { (s) })) }
-            @if let Some(h) = p.health && h.reachable {
+            @if let Some(h) = p.health.last() && h.reachable {
                 (row("Height", html! { (h.height) " of " (h.target_height) }))
                 (row("Peers", html! { (h.peers_in) " in, " (h.peers_out) " out" }))
             }
             @if let Some(t) = p.op.launched_at { (row("Up since", html! { (clock::human(t)) " (" (clock::duration((p.now - t).max(0) as u64)) ")" })) }
             @if let Some(b) = p.op.billed_until { (row("Paid until", html! { (clock::human(b)) })) }
         }
+        @if p.health.len() >= 2 { (sync_chart(p.health)) }
         @if !p.op.node_reports.is_empty() {
             h3 { "Launch progress" }
             ol.steps { @for (t, s) in &p.op.node_reports { li { (clock::human(*t)) ": " (s) } } }
@@ -157,6 +159,82 @@ fn launch_steps(p: &OperationPage) -> Markup {
                     li.todo { "· " (label) }
                 }
             }
+        }
+    }
+}
+
+/// How far a probe says the node is synced, in percent (`None`: no answer).
+fn synced_percent(h: &HealthSample) -> Option<u64> {
+    if !h.reachable {
+        None
+    } else if h.synchronized {
+        Some(100)
+    } else {
+        Some(crate::domain::health::sync_percent(
+            h.height,
+            h.target_height,
+        ))
+    }
+}
+
+/// Sync progress over time as an inline SVG (no script), with the same
+/// figures as text for browsers that hide SVG (Tor Browser's Safest level).
+fn sync_chart(history: &[HealthSample]) -> Markup {
+    const W: i64 = 600;
+    const H: i64 = 120;
+    let (first, last) = (&history[0], &history[history.len() - 1]);
+    let span = (last.at - first.at).max(1);
+    let x = |t: i64| (t - first.at) * W / span;
+    // At most about 200 points: every n-th probe, and always the last.
+    let step = history.len().div_ceil(200).max(1);
+    let picked: Vec<&HealthSample> = history
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % step == 0 || *i == history.len() - 1)
+        .map(|(_, h)| h)
+        .collect();
+    // Answered probes as line segments; a gap where the node did not answer.
+    let mut lines: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for h in &picked {
+        match synced_percent(h) {
+            Some(p) => {
+                current.push_str(&format!(
+                    "{},{} ",
+                    x(h.at),
+                    H - 10 - (p as i64) * (H - 20) / 100
+                ));
+            }
+            None if !current.is_empty() => lines.push(std::mem::take(&mut current)),
+            None => {}
+        }
+    }
+    if !current.is_empty() {
+        lines.push(current);
+    }
+    let down: Vec<i64> = picked
+        .iter()
+        .filter(|h| !h.reachable)
+        .map(|h| x(h.at))
+        .collect();
+    let answered = history.iter().filter(|h| h.reachable).count();
+    let uptime = answered * 100 / history.len();
+    let describe = |h: &HealthSample| match synced_percent(h) {
+        Some(p) => format!("height {} ({} % synced)", h.height, p),
+        None => "no answer".to_string(),
+    };
+    html! {
+        h3 { "Sync progress" }
+        svg.chart viewBox={"0 0 " (W) " " (H)} role="img" aria-label="Sync progress over time" preserveAspectRatio="none" {
+            title { "Sync progress over time" }
+            line x1="0" y1="10" x2=(W) y2="10" class="grid" {}
+            line x1="0" y1=(H - 10) x2=(W) y2=(H - 10) class="grid" {}
+            @for pts in &lines { polyline points=(pts) class="sync" {} }
+            @for dx in &down { line x1=(dx) y1=(H - 6) x2=(dx) y2=(H) class="down" {} }
+        }
+        p.muted {
+            "From " (clock::human(first.at)) ": " (describe(first)) "; at " (clock::human(last.at)) ": " (describe(last)) ". "
+            "Answered " (answered) " of " (history.len()) " probes (" (uptime) " %)."
         }
     }
 }
@@ -262,7 +340,7 @@ mod tests {
             min_to_launch: Some(1_000_000_000_000),
             dns: "alpha.node.example.com".into(),
             node_status: None,
-            health: None,
+            health: &[],
             rpc_port: 18081,
             payouts: 0,
             now: 2000,
@@ -318,7 +396,7 @@ mod launch_tests {
             min_to_launch: None,
             dns: "alpha.node.example.com".into(),
             node_status: None,
-            health: None,
+            health: &[],
             rpc_port: 18081,
             payouts: 0,
             now: 1_767_226_000,
