@@ -441,6 +441,15 @@ impl Config {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let node_rpc_port: u16 = r.num("NODE_RPC_PORT", 18081, "a port number")?;
+        if matches!(node_rpc_port, 0 | 22 | 80 | 443 | 18080) {
+            return Err(err(
+                "NODE_RPC_PORT",
+                format!(
+                    "{node_rpc_port} is taken on a node (SSH 22, HTTP 80 and HTTPS 443 for TLS, P2P 18080) or invalid; the usual restricted RPC port is 18089 or 18081"
+                ),
+            ));
+        }
         let price_sources = r.list("PRICE_SOURCES");
         let price_sources = if price_sources.is_empty() {
             vec!["coingecko".into(), "kraken".into()]
@@ -508,7 +517,7 @@ impl Config {
             price_max_age_secs: r.num::<u64>("PRICE_MAX_AGE_MINUTES", 60, "whole minutes")? * 60,
             price_max_wait_secs: r.hours_secs("PRICE_MAX_WAIT_HOURS", "12")?,
             price_max_move_percent: r.num("PRICE_MAX_MOVE_PERCENT", 50, "a whole percentage")?,
-            node_rpc_port: r.num("NODE_RPC_PORT", 18081, "a port number")?,
+            node_rpc_port,
             node_prune: r.bool("NODE_PRUNE", true)?,
             node_behind_blocks: r.num("NODE_BEHIND_BLOCKS", 10, "a whole number of blocks")?,
             max_active_nodes: match r.raw("MAX_ACTIVE_NODES") {

@@ -142,3 +142,14 @@ fn ip_blocks_match() {
             .contains("8.8.8.8".parse().unwrap())
     );
 }
+
+#[test]
+fn a_node_rpc_port_that_clashes_on_the_node_is_refused() {
+    for port in ["22", "80", "443", "18080", "0"] {
+        let e = Config::from_vars(&vars(&[("NODE_RPC_PORT", port)])).unwrap_err();
+        assert_eq!(e.var, "NODE_RPC_PORT");
+        assert!(e.to_string().contains("taken on a node"), "{e}");
+    }
+    let c = Config::from_vars(&vars(&[("NODE_RPC_PORT", "18089")])).unwrap();
+    assert_eq!(c.node_rpc_port, 18089);
+}
