@@ -43,7 +43,12 @@ pub struct Caches {
     pub node_info: Cache<String, NodeSeen>,
     /// The best height the nodes reported in the health job's last pass.
     pub best_height: std::sync::atomic::AtomicU64,
+    /// `/status`'s last live check of the wallet (app clock time, outcome).
+    pub wallet_probe: tokio::sync::Mutex<Option<(Timestamp, Result<(), String>)>>,
 }
+
+/// Seconds (app clock) between two live checks of the wallet by `/status`.
+pub const STATUS_PROBE_SECS: i64 = 10;
 
 /// The health job's last look at a node.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,6 +84,7 @@ impl Default for Caches {
             cloud_failures: Cache::builder().time_to_live(ttl(30)).build(),
             node_info: Cache::builder().max_capacity(100_000).build(),
             best_height: Default::default(),
+            wallet_probe: Default::default(),
         }
     }
 }

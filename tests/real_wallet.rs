@@ -434,3 +434,47 @@ async fn a_funded_operation_launches_on_digitalocean_with_the_right_resources() 
     );
     assert_eq!(app.op(&id).resources.droplet_id, Some(d.id));
 }
+
+/// `/status` asks the wallet at most once per probe interval (app clock): a
+/// stopped wallet-rpc turns it 503 within one interval, and back to 200.
+#[tokio::test(flavor = "multi_thread")]
+async fn status_turns_503_within_one_probe_interval_when_the_wallet_stops_and_200_when_back() {
+    use nodecannon::cache::STATUS_PROBE_SECS;
+    let mut rt = Regtest::start().await;
+    let main = rt.main_address().await;
+    let mut extra = EXTRA.to_vec();
+    extra.push(("PAYOUT_ADDRESS", &main));
+    let app = support::start_with_wallet(&extra, make(&rt)).await;
+    // The scheduler is not what is checked here (tests run jobs by hand).
+    app.state
+        .scheduler_running
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let status = || async {
+        let (code, body) = app.get("/status").await;
+        let v: Value = serde_json::from_str(&body).unwrap();
+        (code, v["parts"]["wallet"].clone())
+    };
+    let (code, wallet) = status().await;
+    assert_eq!(code, 200, "{wallet}");
+
+    rt.stop_wallet();
+    let (code, _) = status().await;
+    assert_eq!(code, 200, "within the interval the last check stands");
+    app.advance(STATUS_PROBE_SECS);
+    let (code, wallet) = status().await;
+    assert_eq!(code, 503, "{wallet}");
+    assert_eq!(wallet["ok"], false);
+
+    rt.start_wallet().await;
+    let _: Value = rt
+        .wallet_call(
+            "open_wallet",
+            json!({ "filename": "nodecannon", "password": "" }),
+        )
+        .await;
+    let (code, _) = status().await;
+    assert_eq!(code, 503, "still the last check");
+    app.advance(STATUS_PROBE_SECS);
+    let (code, wallet) = status().await;
+    assert_eq!(code, 200, "{wallet}");
+}

@@ -137,10 +137,16 @@ impl Regtest {
         );
     }
 
-    /// (Re)starts wallet-rpc on a new free port (the wallet file is kept).
+    /// (Re)starts wallet-rpc, on a free port the first time and on the same one
+    /// after (the wallet file is kept; open it again with `open_wallet`).
     pub async fn start_wallet(&mut self) {
         self.stop_wallet();
-        let port = free_port();
+        // The same port on a restart, so the app's client finds it again.
+        let port = if self.wallet_port == 0 {
+            free_port()
+        } else {
+            self.wallet_port
+        };
         let s = |x: &str| x.to_string();
         let child = spawn(
             "monero-wallet-rpc",

@@ -265,10 +265,31 @@ pub async fn status(State(st): State<AppState>) -> Response {
         Ok(v) => part(true, format!("schema {v}")),
         Err(e) => part(false, e.to_string()),
     };
-    let wallet = match (st.money_blocked(), st.cache.account(&st.wallet, 0).await) {
-        (Some(why), _) => part(false, why),
-        (None, Ok(_)) => part(true, "answering".into()),
-        (None, Err(e)) => part(false, e.to_string()),
+    // The wallet is asked at most once per STATUS_PROBE_SECS (concurrent
+    // requests wait for the one check), so a stopped wallet-rpc shows within
+    // one probe interval.
+    let wallet = match st.money_blocked() {
+        Some(why) => part(false, why),
+        None => {
+            let mut last = st.cache.wallet_probe.lock().await;
+            let fresh = matches!(&*last, Some((t, _)) if now - t < crate::cache::STATUS_PROBE_SECS);
+            if !fresh {
+                let r = st
+                    .wallet
+                    .accounts()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string());
+                *last = Some((now, r));
+            }
+            match last.as_ref().map(|(t, r)| (*t, r)) {
+                Some((t, Ok(()))) => {
+                    json!({ "ok": true, "detail": "answering", "checked_at": rfc3339(t) })
+                }
+                Some((t, Err(e))) => json!({ "ok": false, "detail": e, "checked_at": rfc3339(t) }),
+                None => part(false, "not checked".into()),
+            }
+        }
     };
     let cloud = match st
         .cache

@@ -56,6 +56,7 @@ pub fn render(c: &Chrome, nodes: &[NodeRow], page_no: usize, pages: usize, total
                                         td { span class={"status " (n.status)} { (n.status_text) } }
                                         td.connect {
                                             code { (n.dns) ":" (n.rpc_port) }
+                                            br; code.tls { "https://" (n.dns) }
                                             @if let Some(o) = &n.onion { br; code.onion { (o) ":" (n.rpc_port) } }
                                         }
                                     }
@@ -71,7 +72,9 @@ pub fn render(c: &Chrome, nodes: &[NodeRow], page_no: usize, pages: usize, total
                         }
                     }
                 }
-                p.muted { "Point your wallet at a node's address and port (restricted RPC). "
+                p.muted { "Point your wallet at a node's address and port (restricted RPC), "
+                    "at its https:// address (TLS on port 443, usable from web wallets), "
+                    "or, through Tor, at its onion address and port. "
                     "The same list as JSON: " a href="/api/nodes" { "/api/nodes" } "." }
             }
         },
