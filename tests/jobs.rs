@@ -433,3 +433,51 @@ async fn a_launch_step_that_keeps_failing_backs_off_and_keeps_its_place() {
     assert_eq!((op.launch_failures, op.problem), (0, None));
     assert_eq!((fake.volumes().len(), fake.droplets().len()), (1, 1));
 }
+
+/// A backup taken while the server serves writes (operations opened, paid,
+/// launched, paid out) restores into a store whose ledger balances.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_backup_taken_under_writes_restores_into_a_store_that_passes_the_audit() {
+    let app = std::sync::Arc::new(support::start(&[("PAYOUT_FREQUENCY", "1")]).await);
+    let writer = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            for i in 0..12 {
+                let id = app.open(&format!("busy{i}")).await;
+                app.pay(&id, "1").await;
+                app.advance(120);
+                let _ = app.post_job("launch-funded").await;
+                app.advance(3600);
+                let _ = app.post_job("process-payouts").await;
+            }
+        })
+    };
+    let mut taken = 0;
+    while !writer.is_finished() {
+        let (code, _) = app.post_job("backup").await;
+        if code == 200 {
+            taken += 1;
+        }
+        tokio::task::yield_now().await;
+    }
+    writer.await.unwrap();
+    assert!(taken >= 2, "backups ran while the writes went on ({taken})");
+    let mut backups: Vec<_> = std::fs::read_dir(app.dir.path().join("backups"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    backups.sort();
+    let restored = tempfile::tempdir().unwrap();
+    nodecannon::store::restore_from(backups.last().unwrap(), restored.path()).unwrap();
+    let copy = support::start_in(restored, &[]).await;
+    // The sandbox wallet dates its transfers by the app's clock: the copy's
+    // runs at the same time as the original's.
+    copy.clock
+        .set(nodecannon::clock::Clock::now(&*app.clock));
+    let n = copy.state.store.operations().unwrap().len();
+    assert!(n >= 1, "the copy holds operations");
+    let lines = nodecannon::jobs::audit::run(&copy.state).await.unwrap();
+    let off: Vec<_> = lines.iter().filter(|l| l.is_off()).collect();
+    assert!(off.is_empty(), "{off:#?}");
+    assert_eq!(lines.len(), n);
+}
