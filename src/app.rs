@@ -182,7 +182,7 @@ impl AppState {
             config: Arc::new(config),
             store,
             clock,
-            cache: Arc::new(Caches::default()),
+            cache: Arc::new(Caches::default().counted(metrics.clone())),
             metrics,
             admin_token,
             sessions: moka::future::Cache::builder()

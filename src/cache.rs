@@ -43,6 +43,8 @@ pub struct Caches {
     pub node_info: Cache<String, NodeSeen>,
     /// The best height the nodes reported in the health job's last pass.
     pub best_height: std::sync::atomic::AtomicU64,
+    /// Where hits and misses are counted (the app's metrics once built).
+    metrics: std::sync::OnceLock<Arc<crate::metrics::Metrics>>,
     /// `/status`'s last live check of the wallet (app clock time, outcome).
     pub wallet_probe: tokio::sync::Mutex<Option<(Timestamp, Result<(), String>)>>,
 }
@@ -85,6 +87,7 @@ impl Default for Caches {
             node_info: Cache::builder().max_capacity(100_000).build(),
             best_height: Default::default(),
             wallet_probe: Default::default(),
+            metrics: Default::default(),
         }
     }
 }
@@ -94,8 +97,31 @@ fn unarc<E: Clone>(e: Arc<E>) -> E {
 }
 
 impl Caches {
+    /// Counts hits and misses into `m` (`/metrics`).
+    pub fn counted(self, m: Arc<crate::metrics::Metrics>) -> Self {
+        let _ = self.metrics.set(m);
+        self
+    }
+    fn lookup(&self, cache: &'static str, hit: bool) {
+        if let Some(m) = self.metrics.get() {
+            m.cache_lookup(cache, hit);
+        }
+    }
+    /// Balance of every account read recently (fresh or last good), and how many.
+    pub fn known_balances(&self) -> (u64, u64) {
+        let mut seen = std::collections::HashMap::new();
+        for (i, (_, a)) in self.last_good.iter() {
+            seen.insert(*i, a.balance);
+        }
+        for (i, a) in self.accounts.iter() {
+            seen.insert(*i, a.balance);
+        }
+        let sum = seen.values().fold(0u64, |s, b| s.saturating_add(*b));
+        (sum, seen.len() as u64)
+    }
     /// The XMR price.
     pub async fn price(&self, p: &Arc<dyn PriceOracle>) -> Result<Quote, PriceError> {
+        self.lookup("price", self.price.contains_key(&()));
         self.price
             .try_get_with((), p.xmr_usd())
             .await
@@ -107,6 +133,7 @@ impl Caches {
         w: &Arc<dyn Wallet>,
         index: u32,
     ) -> Result<AccountState, WalletError> {
+        self.lookup("accounts", self.accounts.contains_key(&index));
         self.accounts
             .try_get_with(index, w.account_state(index))
             .await
@@ -178,6 +205,7 @@ impl Caches {
     /// A droplet size's hourly price (`price_hourly`, refreshed every 6 h).
     pub async fn size_price(&self, c: &Arc<dyn Cloud>, size: &str) -> Result<Micro, CloudError> {
         let key = format!("size/{size}");
+        self.lookup("size_price", self.size_price.contains_key(size));
         let live = self
             .size_price
             .try_get_with(size.to_string(), c.size_price_hourly(size));
@@ -192,6 +220,7 @@ impl Caches {
         allowed: &[String],
     ) -> Result<Vec<Region>, CloudError> {
         let key = format!("regions/{size}");
+        self.lookup("regions", self.regions.contains_key(size));
         let live = self.regions.try_get_with(size.to_string(), c.regions(size));
         let all = self
             .cloud_or_last(&key, live, &self.regions_good, size)

@@ -72,6 +72,21 @@ pub fn duration(secs: u64) -> String {
     }
 }
 
+/// Measures how long something took, for metrics only (never for decisions,
+/// which use the injected [`Clock`]).
+pub struct Stopwatch(std::time::Instant);
+
+impl Stopwatch {
+    /// Starts measuring.
+    pub fn start() -> Self {
+        Self(std::time::Instant::now())
+    }
+    /// Seconds since the start.
+    pub fn secs(&self) -> f64 {
+        self.0.elapsed().as_secs_f64()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -335,3 +335,50 @@ async fn do_regions_limits_the_regions_a_visitor_can_choose() {
     assert!(page.contains("is not a region"));
     assert!(app.state.store.operations().unwrap().is_empty());
 }
+
+/// `/metrics` has requests by route and status, client calls, cache hits and
+/// misses, job runs and durations, operations by state, XMR held and payouts.
+#[tokio::test]
+async fn metrics_cover_requests_caches_jobs_operations_money_and_payouts() {
+    let app = support::start(&[("PAYOUT_FREQUENCY", "1")]).await;
+    let id = app.open("counted").await;
+    app.pay(&id, "1").await;
+    app.advance(120);
+    app.run_job("launch-funded").await;
+    app.advance(30);
+    app.run_job("launch-funded").await;
+    app.advance(3600);
+    app.run_job("process-payouts").await;
+    for _ in 0..2 {
+        let (code, _) = app.get(&format!("/operation/{id}")).await;
+        assert_eq!(code, 200);
+    }
+    let (code, _) = app.get("/no/such/page").await;
+    assert_eq!(code, 404);
+    let (code, m) = app.get("/metrics").await;
+    assert_eq!(code, 200);
+    for want in [
+        "nodecannon_http_requests_total{route=\"/operation/{id}\",status=\"200\"} 2",
+        "nodecannon_http_requests_total{route=\"unmatched\",status=\"404\"} 1",
+        "nodecannon_cache_lookups_total{cache=\"accounts\",outcome=\"hit\"}",
+        "nodecannon_cache_lookups_total{cache=\"accounts\",outcome=\"miss\"}",
+        "nodecannon_client_calls_total{client=\"wallet\"}",
+        "nodecannon_job_runs_total{job=\"process-payouts\",outcome=\"ok\"} 1",
+        "nodecannon_job_duration_seconds_count{job=\"launch-funded\"} 2",
+        "nodecannon_operations{state=\"active\"} 1",
+        "nodecannon_payouts_sent_total{kind=\"hosting\"} 1",
+        "nodecannon_xmr_accounts_known 1",
+    ] {
+        assert!(m.contains(want), "missing {want} in\n{m}");
+    }
+    let held: u64 = m
+        .lines()
+        .find_map(|l| l.strip_prefix("nodecannon_xmr_held_piconero "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        held > 0 && held < 1_000_000_000_000,
+        "1 XMR less the payout: {held}"
+    );
+}

@@ -137,6 +137,7 @@ async fn run_held(st: &AppState, job: Job, dry_run: bool) -> Result<Outcome, App
         return Err(AppError::Unavailable(why));
     }
     let mut out = Outcome::new(job, dry_run);
+    let watch = crate::clock::Stopwatch::start();
     let result = match job {
         Job::LaunchFunded => launch::run_once(st, &mut out).await,
         Job::ProcessPayouts => payouts::run_once(st, &mut out).await,
@@ -146,6 +147,7 @@ async fn run_held(st: &AppState, job: Job, dry_run: bool) -> Result<Outcome, App
     };
     let ok = result.is_ok() && out.errors.is_empty();
     st.metrics.job_run(job.name(), ok);
+    st.metrics.job_duration(job.name(), watch.secs());
     if !dry_run {
         let rec = JobRecord {
             last_run: st.now(),

@@ -226,7 +226,13 @@ async fn relay(st: &AppState, mut p: Payout) -> Result<Payout, AppError> {
                 p.tx_hash
             )));
         }
-        Ok(_) => p.status = PayoutStatus::Relayed,
+        Ok(_) => {
+            p.status = PayoutStatus::Relayed;
+            st.metrics.payout_sent(match p.kind {
+                PayoutKind::Hosting => "hosting",
+                PayoutKind::Refund => "refund",
+            });
+        }
         Err(WalletError::Rejected(reason)) => p.status = PayoutStatus::Dead(reason),
         Err(e) => return Err(e.into()),
     }

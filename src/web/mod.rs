@@ -60,7 +60,26 @@ pub fn router(st: AppState) -> Router {
         .route("/sandbox/price", post(sandbox::price))
         .route("/static/{*path}", get(assets::serve))
         .fallback(public::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            st.clone(),
+            count_request,
+        ))
         .with_state(st)
+}
+
+/// Counts every request by its route's pattern and status (`/metrics`).
+async fn count_request(
+    axum::extract::State(st): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let res = next.run(req).await;
+    st.metrics.request(&route, res.status().as_u16());
+    res
 }
 
 /// Serves the app on `listener` until `shutdown` resolves.

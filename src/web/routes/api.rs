@@ -231,6 +231,8 @@ pub async fn report(
 
 /// `GET /metrics`.
 pub async fn metrics(State(st): State<AppState>) -> Response {
+    let (held, accounts) = st.cache.known_balances();
+    st.metrics.set_xmr_held(held, accounts);
     if let Ok(ops) = st
         .store
         .run(|s| s.operations().map_err(AppError::from))
