@@ -472,8 +472,7 @@ async fn a_backup_taken_under_writes_restores_into_a_store_that_passes_the_audit
     let copy = support::start_in(restored, &[]).await;
     // The sandbox wallet dates its transfers by the app's clock: the copy's
     // runs at the same time as the original's.
-    copy.clock
-        .set(nodecannon::clock::Clock::now(&*app.clock));
+    copy.clock.set(nodecannon::clock::Clock::now(&*app.clock));
     let n = copy.state.store.operations().unwrap().len();
     assert!(n >= 1, "the copy holds operations");
     let lines = nodecannon::jobs::audit::run(&copy.state).await.unwrap();

@@ -112,13 +112,33 @@ impl DigitalOcean {
 
     /// Turns `links.pages.next` (an absolute URL on the real API) into one on `base`.
     fn on_base(&self, url: &str) -> String {
-        match reqwest::Url::parse(url) {
+        let rest = match reqwest::Url::parse(url) {
             Ok(u) => {
                 let q = u.query().map(|q| format!("?{q}")).unwrap_or_default();
-                format!("{}{}{}", self.base, u.path(), q)
+                format!("{}{q}", u.path())
             }
-            Err(_) => format!("{}{url}", self.base),
+            Err(_) => url.to_string(),
+        };
+        // Only ever a path on `base`: a link like `@evil.example/` or
+        // `x:@evil.example` glued to the base would name another host, and
+        // the token would go there.
+        if rest.starts_with('/') {
+            format!("{}{rest}", self.base)
+        } else {
+            format!("{}/{rest}", self.base)
         }
+    }
+
+    /// Reads one page of a list: the items under `key` and the URL of the
+    /// next page on `base`, if any. No I/O, so hostile answers are tested
+    /// without a server (`tests/hostile_input.rs`).
+    pub fn parse_page(&self, page: &Value, key: &str) -> (Vec<Value>, Option<String>) {
+        let items = page[key].as_array().cloned().unwrap_or_default();
+        let next = match page["links"]["pages"]["next"].as_str() {
+            Some(next) if !next.is_empty() => Some(self.on_base(next)),
+            _ => None,
+        };
+        (items, next)
     }
 
     /// Waits when the last answer said the window is used up.
@@ -198,40 +218,8 @@ impl DigitalOcean {
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
         let text = resp.text().await.unwrap_or_default();
-        if status.is_success() {
-            if text.trim().is_empty() {
-                return Ok(Value::Null);
-            }
-            return serde_json::from_str(&text).map_err(|e| {
-                Attempt::Final(CloudError::Unavailable(format!(
-                    "unreadable answer from DigitalOcean: {e}"
-                )))
-            });
-        }
-        let message = serde_json::from_str::<Value>(&text)
-            .ok()
-            .and_then(|v| v["message"].as_str().map(String::from))
-            .unwrap_or_else(|| text.chars().take(200).collect());
-        Err(match status {
-            StatusCode::UNAUTHORIZED => Attempt::Final(CloudError::Unauthorized),
-            StatusCode::NOT_FOUND => Attempt::Final(CloudError::NotFound),
-            StatusCode::TOO_MANY_REQUESTS => Attempt::Retry(
-                CloudError::Unavailable(format!("rate limited: {message}")),
-                retry_after,
-            ),
-            s if s.is_server_error() => Attempt::Retry(
-                CloudError::Unavailable(format!("HTTP {}: {message}", s.as_u16())),
-                retry_after,
-            ),
-            _ if is_limit(&message) => Attempt::Final(CloudError::LimitReached(message)),
-            StatusCode::FORBIDDEN => Attempt::Final(CloudError::Unauthorized),
-            s => Attempt::Final(CloudError::Validation(format!(
-                "HTTP {}: {message}",
-                s.as_u16()
-            ))),
-        })
+        answer(status, &text, retry_after)
     }
-
     /// A request retried on 429/5xx/timeouts; `retry` is false for creates,
     /// whose retries go through [`Self::create`].
     async fn send(
@@ -296,13 +284,12 @@ impl DigitalOcean {
         let mut visited = std::collections::HashSet::new();
         for _ in 0..MAX_PAGES {
             let page = self.send(Method::GET, &url, None, false, true).await?;
-            if let Some(items) = page[key].as_array() {
-                out.extend(items.iter().cloned());
-            }
+            let (items, next) = self.parse_page(&page, key);
+            out.extend(items);
             visited.insert(url.clone());
-            match page["links"]["pages"]["next"].as_str() {
-                Some(next) if !next.is_empty() => url = self.on_base(next),
-                _ => return Ok(out),
+            match next {
+                Some(next) => url = next,
+                None => return Ok(out),
             }
             if visited.contains(&url) {
                 // A broken answer pointing back at a page already read.
@@ -371,7 +358,7 @@ impl DigitalOcean {
             .list("/v2/account/keys", "ssh_keys")
             .await?
             .iter()
-            .filter_map(|k| serde_json::from_value(k.clone()).ok())
+            .filter_map(parse_ssh_key)
             .collect())
     }
 
@@ -439,6 +426,55 @@ impl DigitalOcean {
     }
 }
 
+/// What an answer of DigitalOcean means: its JSON (`Null` for an empty
+/// success), or a failure and whether trying again could help.
+fn answer(status: StatusCode, text: &str, retry_after: Option<Duration>) -> Result<Value, Attempt> {
+    if status.is_success() {
+        if text.trim().is_empty() {
+            return Ok(Value::Null);
+        }
+        return serde_json::from_str(text).map_err(|e| {
+            Attempt::Final(CloudError::Unavailable(format!(
+                "unreadable answer from DigitalOcean: {e}"
+            )))
+        });
+    }
+    let message = serde_json::from_str::<Value>(text)
+        .ok()
+        .and_then(|v| v["message"].as_str().map(String::from))
+        .unwrap_or_else(|| text.chars().take(200).collect());
+    Err(match status {
+        StatusCode::UNAUTHORIZED => Attempt::Final(CloudError::Unauthorized),
+        StatusCode::NOT_FOUND => Attempt::Final(CloudError::NotFound),
+        StatusCode::TOO_MANY_REQUESTS => Attempt::Retry(
+            CloudError::Unavailable(format!("rate limited: {message}")),
+            retry_after,
+        ),
+        s if s.is_server_error() => Attempt::Retry(
+            CloudError::Unavailable(format!("HTTP {}: {message}", s.as_u16())),
+            retry_after,
+        ),
+        _ if is_limit(&message) => Attempt::Final(CloudError::LimitReached(message)),
+        StatusCode::FORBIDDEN => Attempt::Final(CloudError::Unauthorized),
+        s => Attempt::Final(CloudError::Validation(format!(
+            "HTTP {}: {message}",
+            s.as_u16()
+        ))),
+    })
+}
+
+/// Reads an answer of DigitalOcean with HTTP `status` (500 if not a status)
+/// and body `text`: its JSON, or the error and whether it would be retried.
+/// No I/O, so hostile answers are tested without a server
+/// (`tests/hostile_input.rs`); so are the `parse_*` functions below.
+pub fn parse_answer(status: u16, text: &str) -> Result<Value, (CloudError, bool)> {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    answer(status, text, None).map_err(|a| match a {
+        Attempt::Final(e) => (e, false),
+        Attempt::Retry(e, _) => (e, true),
+    })
+}
+
 /// DigitalOcean's words for an account limit ("will exceed your droplet limit").
 fn is_limit(message: &str) -> bool {
     let m = message.to_lowercase();
@@ -468,9 +504,11 @@ fn strings(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn parse_volume(v: &Value) -> Option<Volume> {
+/// A volume of an answer; `None` without an id or a name. An empty id is
+/// none: it would make `DELETE /v2/volumes/{id}` name the collection.
+pub fn parse_volume(v: &Value) -> Option<Volume> {
     Some(Volume {
-        id: v["id"].as_str()?.to_string(),
+        id: v["id"].as_str().filter(|id| !id.is_empty())?.to_string(),
         name: v["name"].as_str()?.to_string(),
         region: v["region"]["slug"].as_str().unwrap_or_default().to_string(),
         size_gb: u32::try_from(v["size_gigabytes"].as_u64().unwrap_or(0)).unwrap_or(u32::MAX),
@@ -491,7 +529,8 @@ fn public_ip(v: &Value) -> Option<String> {
         .map(String::from)
 }
 
-fn parse_droplet(v: &Value) -> Option<Droplet> {
+/// A droplet of an answer; `None` without an id or a name.
+pub fn parse_droplet(v: &Value) -> Option<Droplet> {
     Some(Droplet {
         id: v["id"].as_u64()?,
         name: v["name"].as_str()?.to_string(),
@@ -506,13 +545,67 @@ fn parse_droplet(v: &Value) -> Option<Droplet> {
 
 /// A record's name relative to `domain` (the API answers relative names,
 /// `@` for the apex).
-fn parse_record(v: &Value) -> Option<Record> {
+pub fn parse_record(v: &Value) -> Option<Record> {
     Some(Record {
         id: v["id"].as_u64()?,
         kind: v["type"].as_str()?.to_string(),
         name: v["name"].as_str()?.to_string(),
         data: v["data"].as_str().unwrap_or_default().to_string(),
     })
+}
+
+/// An SSH key of an answer; `None` if it is not one.
+pub fn parse_ssh_key(v: &Value) -> Option<SshKey> {
+    serde_json::from_value(v.clone()).ok()
+}
+
+/// Available regions of `/v2/regions` items that offer `size` and volumes,
+/// by slug; an item without a slug is none.
+pub fn parse_regions(items: &[Value], size: &str) -> Vec<Region> {
+    let mut out: Vec<Region> = items
+        .iter()
+        .filter(|r| r["available"].as_bool().unwrap_or(false))
+        .filter(|r| strings(&r["sizes"]).iter().any(|s| s == size))
+        .filter(|r| strings(&r["features"]).iter().any(|f| f == "storage"))
+        .filter_map(|r| {
+            Some(Region {
+                // An empty slug would let an empty form field pass as a region.
+                slug: r["slug"].as_str().filter(|s| !s.is_empty())?.to_string(),
+                name: r["name"].as_str().unwrap_or_default().to_string(),
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.slug.cmp(&b.slug));
+    out
+}
+
+/// `price_hourly` of `size` among `/v2/sizes` items, in micro-USD.
+pub fn parse_size_price(sizes: &[Value], size: &str) -> Result<Micro, CloudError> {
+    let s = sizes
+        .iter()
+        .find(|s| s["slug"] == size)
+        .ok_or_else(|| CloudError::Validation(format!("DigitalOcean has no size {size:?}")))?;
+    micro_usd(&s["price_hourly"])
+        .ok_or_else(|| CloudError::Unavailable(format!("size {size} without price_hourly")))
+}
+
+/// `droplet_limit` of a `/v2/account` answer.
+pub fn parse_droplet_limit(v: &Value) -> Result<u32, CloudError> {
+    v["account"]["droplet_limit"]
+        .as_u64()
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| CloudError::Unavailable("account without droplet_limit".into()))
+}
+
+/// Whether the destroy of droplet `id` went through, from its status answer.
+pub fn parse_destroy_status(id: u64, v: &Value) -> Result<(), CloudError> {
+    let failures = v["failures"].as_u64().unwrap_or(0);
+    if failures > 0 {
+        return Err(CloudError::Unavailable(format!(
+            "destroy of droplet {id} reported {failures} failure(s)"
+        )));
+    }
+    Ok(())
 }
 
 /// `price_hourly` (a float in USD) as micro-USD, rounded to the nearest.
@@ -529,40 +622,18 @@ fn micro_usd(v: &Value) -> Option<Micro> {
 #[async_trait]
 impl Cloud for DigitalOcean {
     async fn droplet_limit(&self) -> Result<u32, CloudError> {
-        let v = self.get("/v2/account").await?;
-        v["account"]["droplet_limit"]
-            .as_u64()
-            .and_then(|n| u32::try_from(n).ok())
-            .ok_or_else(|| CloudError::Unavailable("account without droplet_limit".into()))
+        parse_droplet_limit(&self.get("/v2/account").await?)
     }
 
     async fn size_price_hourly(&self, size: &str) -> Result<Micro, CloudError> {
-        let sizes = self.list("/v2/sizes", "sizes").await?;
-        let s = sizes
-            .iter()
-            .find(|s| s["slug"] == size)
-            .ok_or_else(|| CloudError::Validation(format!("DigitalOcean has no size {size:?}")))?;
-        micro_usd(&s["price_hourly"])
-            .ok_or_else(|| CloudError::Unavailable(format!("size {size} without price_hourly")))
+        parse_size_price(&self.list("/v2/sizes", "sizes").await?, size)
     }
 
     async fn regions(&self, size: &str) -> Result<Vec<Region>, CloudError> {
-        let mut out: Vec<Region> = self
-            .list("/v2/regions", "regions")
-            .await?
-            .iter()
-            .filter(|r| r["available"].as_bool().unwrap_or(false))
-            .filter(|r| strings(&r["sizes"]).iter().any(|s| s == size))
-            .filter(|r| strings(&r["features"]).iter().any(|f| f == "storage"))
-            .filter_map(|r| {
-                Some(Region {
-                    slug: r["slug"].as_str()?.to_string(),
-                    name: r["name"].as_str().unwrap_or_default().to_string(),
-                })
-            })
-            .collect();
-        out.sort_by(|a, b| a.slug.cmp(&b.slug));
-        Ok(out)
+        Ok(parse_regions(
+            &self.list("/v2/regions", "regions").await?,
+            size,
+        ))
     }
 
     async fn find_volume(&self, name: &str, region: &str) -> Result<Option<Volume>, CloudError> {
@@ -685,15 +756,7 @@ impl Cloud for DigitalOcean {
         )
         .await?;
         match self.destroy_status(id).await {
-            Ok(s) => {
-                let failures = s["failures"].as_u64().unwrap_or(0);
-                if failures > 0 {
-                    return Err(CloudError::Unavailable(format!(
-                        "destroy of droplet {id} reported {failures} failure(s)"
-                    )));
-                }
-                Ok(())
-            }
+            Ok(s) => parse_destroy_status(id, &s),
             // The status of a destroy may be gone already; the droplet check is what counts.
             Err(CloudError::NotFound) => Ok(()),
             Err(e) => Err(e),

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::clients::price::{PriceError, PriceOracle, Quote};
 use crate::clock::Clock;
+use crate::domain::Timestamp;
 use crate::domain::money::{Micro, micro_from_f64};
 use crate::metrics::Metrics;
 
@@ -80,38 +81,51 @@ impl MarketPrice {
         let v: Value = resp.json().await.map_err(|e| format!("not JSON: {e}"))?;
         let now = self.clock.now();
         match source {
-            Source::CoinGecko(_) => {
-                let usd = v["monero"]["usd"]
-                    .as_f64()
-                    .ok_or("no monero.usd in the answer")?;
-                let at = v["monero"]["last_updated_at"].as_i64().unwrap_or(now);
-                Ok(Quote {
-                    usd: positive(usd)?,
-                    at,
-                })
-            }
-            Source::Kraken(_) => {
-                if let Some(errs) = v["error"].as_array()
-                    && !errs.is_empty()
-                {
-                    return Err(format!("error {}", Value::Array(errs.clone())));
-                }
-                let pair = v["result"]
-                    .as_object()
-                    .and_then(|m| m.values().next())
-                    .ok_or("no result in the answer")?;
-                let last = pair["c"][0]
-                    .as_str()
-                    .and_then(|s| s.parse::<f64>().ok())
-                    .ok_or("no last trade price")?;
-                // The ticker carries no time: it is the price now.
-                Ok(Quote {
-                    usd: positive(last)?,
-                    at: now,
-                })
-            }
+            Source::CoinGecko(_) => parse_coingecko(&v, now),
+            Source::Kraken(_) => parse_kraken(&v, now),
         }
     }
+}
+
+// The answers as [`MarketPrice`] reads them, without I/O, so hostile answers
+// are tested without a server (`tests/hostile_input.rs`).
+
+/// Reads CoinGecko's simple price answer at `now`.
+pub fn parse_coingecko(v: &Value, now: Timestamp) -> Result<Quote, String> {
+    let usd = v["monero"]["usd"]
+        .as_f64()
+        .ok_or("no monero.usd in the answer")?;
+    // A time after now is now; one before the epoch is the epoch (stale), so
+    // the price guard's `now - at` cannot overflow.
+    let at = v["monero"]["last_updated_at"]
+        .as_i64()
+        .map_or(now, |t| t.clamp(0, now.max(0)));
+    Ok(Quote {
+        usd: positive(usd)?,
+        at,
+    })
+}
+
+/// Reads Kraken's ticker answer at `now`.
+pub fn parse_kraken(v: &Value, now: Timestamp) -> Result<Quote, String> {
+    if let Some(errs) = v["error"].as_array()
+        && !errs.is_empty()
+    {
+        return Err(format!("error {}", Value::Array(errs.clone())));
+    }
+    let pair = v["result"]
+        .as_object()
+        .and_then(|m| m.values().next())
+        .ok_or("no result in the answer")?;
+    let last = pair["c"][0]
+        .as_str()
+        .and_then(|s| s.parse::<f64>().ok())
+        .ok_or("no last trade price")?;
+    // The ticker carries no time: it is the price now.
+    Ok(Quote {
+        usd: positive(last)?,
+        at: now,
+    })
 }
 
 fn positive(usd: f64) -> Result<Micro, String> {
@@ -131,7 +145,9 @@ pub fn median(mut quotes: Vec<Quote>) -> Option<Quote> {
     let usd = if n % 2 == 1 {
         quotes[n / 2].usd
     } else {
-        (quotes[n / 2 - 1].usd + quotes[n / 2].usd) / 2
+        // Halves first: two huge prices must not overflow.
+        let (a, b) = (quotes[n / 2 - 1].usd, quotes[n / 2].usd);
+        a / 2 + b / 2 + (a % 2 + b % 2) / 2
     };
     let at = quotes.iter().map(|q| q.at).min()?;
     Some(Quote { usd, at })

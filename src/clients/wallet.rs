@@ -82,22 +82,21 @@ impl AccountState {
     }
     /// Money seen but not yet spendable (pool + locked).
     pub fn pending(&self) -> Pico {
-        self.in_pool() + self.locked()
+        self.in_pool().saturating_add(self.locked())
     }
     /// Total ever received (audit: deposits).
     pub fn deposits(&self) -> Pico {
+        // Saturating: amounts come from the wallet, and a broken one must not panic the pass.
         self.transfers
             .iter()
             .filter(|t| t.status != TransferStatus::Ignored)
-            .map(|t| t.amount)
-            .sum()
+            .fold(0, |sum: Pico, t| sum.saturating_add(t.amount))
     }
     fn sum(&self, s: TransferStatus) -> Pico {
         self.transfers
             .iter()
             .filter(|t| t.status == s)
-            .map(|t| t.amount)
-            .sum()
+            .fold(0, |sum: Pico, t| sum.saturating_add(t.amount))
     }
 }
 

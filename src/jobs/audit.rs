@@ -62,10 +62,10 @@ pub async fn run(st: &AppState) -> Result<Vec<Ledger>, AppError> {
             .filter(|p| p.op_id == op.id && p.status == PayoutStatus::Relayed)
         {
             match p.kind {
-                PayoutKind::Hosting => l.payouts += p.amount,
-                PayoutKind::Refund => l.refunds += p.amount,
+                PayoutKind::Hosting => l.payouts = l.payouts.saturating_add(p.amount),
+                PayoutKind::Refund => l.refunds = l.refunds.saturating_add(p.amount),
             }
-            l.fees += p.fee;
+            l.fees = l.fees.saturating_add(p.fee);
         }
         match st.wallet.account_state(op.account_index).await {
             Ok(a) => {
@@ -73,8 +73,7 @@ pub async fn run(st: &AppState) -> Result<Vec<Ledger>, AppError> {
                     .transfers
                     .iter()
                     .filter(|t| t.status != TransferStatus::Pool)
-                    .map(|t| t.amount)
-                    .sum();
+                    .fold(0u64, |s, t| s.saturating_add(t.amount));
                 l.balance = a.balance;
                 l.difference = i128::from(l.deposits)
                     - i128::from(l.payouts)

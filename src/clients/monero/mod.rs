@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::json;
 
-pub use rpc::{Rpc, rpc_error};
+pub use rpc::{Rpc, decode, rpc_error};
 use rpc::{SLOW_TIMEOUT, TIMEOUT};
 
 use crate::cache::DEFAULT_FEE_ESTIMATE;
@@ -136,6 +136,136 @@ fn transfer(t: TransferRow, pool: bool) -> Transfer {
     }
 }
 
+fn created(c: Created, label: &str) -> Result<Account, WalletError> {
+    // An operation without a deposit address could never be paid.
+    if c.address.trim().is_empty() {
+        return Err(WalletError::Rpc {
+            code: 0,
+            message: "the wallet created an account without an address".into(),
+        });
+    }
+    Ok(Account {
+        index: c.account_index,
+        address: c.address,
+        label: label.to_string(),
+    })
+}
+
+fn accounts(a: Accounts) -> Vec<Account> {
+    a.subaddress_accounts
+        .into_iter()
+        .map(|r| Account {
+            index: r.account_index,
+            address: r.base_address,
+            label: r.label,
+        })
+        .collect()
+}
+
+fn account_state(b: Balance, t: Transfers) -> AccountState {
+    let mut transfers: Vec<Transfer> = t.pool.into_iter().map(|r| transfer(r, true)).collect();
+    transfers.extend(t.incoming.into_iter().map(|r| transfer(r, false)));
+    transfers.sort_by_key(|t| t.seen_at);
+    AccountState {
+        balance: b.balance,
+        unlocked: b.unlocked_balance,
+        transfers,
+    }
+}
+
+fn built(b: Built) -> Result<BuiltTx, WalletError> {
+    if b.tx_metadata.is_empty() || b.tx_hash.is_empty() {
+        return Err(WalletError::Rpc {
+            code: 0,
+            message: "the wallet built a transaction without its blob".into(),
+        });
+    }
+    Ok(BuiltTx {
+        hash: b.tx_hash,
+        metadata: b.tx_metadata,
+        amount: b.amount,
+        fee: b.fee,
+    })
+}
+
+fn swept(s: Swept) -> Result<BuiltTx, WalletError> {
+    match (s.tx_hash_list.as_slice(), s.tx_metadata_list.as_slice()) {
+        ([hash], [meta]) if !hash.is_empty() && !meta.is_empty() => Ok(BuiltTx {
+            hash: hash.clone(),
+            metadata: meta.clone(),
+            amount: s.amount_list.first().copied().unwrap_or(0),
+            fee: s.fee_list.first().copied().unwrap_or(0),
+        }),
+        ([], _) => Err(WalletError::NotEnoughUnlocked),
+        // One transaction, but its hash or blob is missing (as for a transfer).
+        ([_], _) => Err(WalletError::Rpc {
+            code: 0,
+            message: "the wallet built a transaction without its blob".into(),
+        }),
+        (many, _) => Err(WalletError::Rpc {
+            code: 0,
+            message: format!(
+                "the sweep needs {} transactions; only one at a time is supported",
+                many.len()
+            ),
+        }),
+    }
+}
+
+fn knows(r: Result<serde_json::Value, WalletError>) -> Result<bool, WalletError> {
+    match r {
+        // An outgoing entry the wallet marked "failed" does not count as relayed.
+        Ok(v) => Ok(v["transfers"]
+            .as_array()
+            .map(|ts| ts.iter().any(|t| t["type"] != "failed"))
+            .unwrap_or_else(|| v["transfer"]["type"] != "failed")),
+        // WALLET_RPC_ERROR_CODE_WRONG_TXID: "Transaction not found."
+        Err(WalletError::Rpc { code: -8, .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+// The answers' bodies as [`WalletRpc`] reads them, without I/O, so hostile
+// answers are tested without a wallet (`tests/hostile_input.rs`).
+
+/// Reads a `create_account` answer for an account labelled `label`.
+pub fn parse_create_account(body: &[u8], label: &str) -> Result<Account, WalletError> {
+    created(decode("create_account", body)?, label)
+}
+
+/// Reads a `get_accounts` answer.
+pub fn parse_accounts(body: &[u8]) -> Result<Vec<Account>, WalletError> {
+    Ok(accounts(decode("get_accounts", body)?))
+}
+
+/// Reads the `get_balance` and `get_transfers` answers of one account.
+pub fn parse_account_state(balance: &[u8], transfers: &[u8]) -> Result<AccountState, WalletError> {
+    Ok(account_state(
+        decode("get_balance", balance)?,
+        decode("get_transfers", transfers)?,
+    ))
+}
+
+/// Reads a `transfer` answer (built, not relayed).
+pub fn parse_transfer(body: &[u8]) -> Result<BuiltTx, WalletError> {
+    built(decode("transfer", body)?)
+}
+
+/// Reads a `sweep_all` answer (built, not relayed).
+pub fn parse_sweep(body: &[u8]) -> Result<BuiltTx, WalletError> {
+    swept(decode("sweep_all", body)?)
+}
+
+/// Reads a `relay_tx` answer: the relayed transaction's hash.
+pub fn parse_relay(body: &[u8]) -> Result<String, WalletError> {
+    Ok(decode::<Relayed>("relay_tx", body)?.tx_hash)
+}
+
+/// Reads a `get_transfer_by_txid` answer: whether the transaction counts as relayed.
+pub fn parse_knows_tx(body: &[u8]) -> Result<bool, WalletError> {
+    knows(decode("get_transfer_by_txid", body))
+}
+
 #[async_trait]
 impl Wallet for WalletRpc {
     async fn create_account(&self, label: &str) -> Result<Account, WalletError> {
@@ -145,23 +275,12 @@ impl Wallet for WalletRpc {
             .await?;
         // Stored at once so a crash cannot hand the same index out again.
         let _: serde_json::Value = self.rpc.call("store", json!({}), SLOW_TIMEOUT).await?;
-        Ok(Account {
-            index: c.account_index,
-            address: c.address,
-            label: label.to_string(),
-        })
+        created(c, label)
     }
 
     async fn accounts(&self) -> Result<Vec<Account>, WalletError> {
         let a: Accounts = self.rpc.call("get_accounts", json!({}), TIMEOUT).await?;
-        Ok(a.subaddress_accounts
-            .into_iter()
-            .map(|r| Account {
-                index: r.account_index,
-                address: r.base_address,
-                label: r.label,
-            })
-            .collect())
+        Ok(accounts(a))
     }
 
     async fn account_state(&self, index: u32) -> Result<AccountState, WalletError> {
@@ -172,14 +291,7 @@ impl Wallet for WalletRpc {
         let params =
             json!({ "in": true, "pool": true, "account_index": index, "subaddr_indices": [] });
         let t: Transfers = self.rpc.call("get_transfers", params, TIMEOUT).await?;
-        let mut transfers: Vec<Transfer> = t.pool.into_iter().map(|r| transfer(r, true)).collect();
-        transfers.extend(t.incoming.into_iter().map(|r| transfer(r, false)));
-        transfers.sort_by_key(|t| t.seen_at);
-        Ok(AccountState {
-            balance: b.balance,
-            unlocked: b.unlocked_balance,
-            transfers,
-        })
+        Ok(account_state(b, t))
     }
 
     async fn fee_estimate(&self) -> Result<Pico, WalletError> {
@@ -202,18 +314,7 @@ impl Wallet for WalletRpc {
             "get_tx_metadata": true,
         });
         let b: Built = self.rpc.call("transfer", params, SLOW_TIMEOUT).await?;
-        if b.tx_metadata.is_empty() || b.tx_hash.is_empty() {
-            return Err(WalletError::Rpc {
-                code: 0,
-                message: "the wallet built a transaction without its blob".into(),
-            });
-        }
-        Ok(BuiltTx {
-            hash: b.tx_hash,
-            metadata: b.tx_metadata,
-            amount: b.amount,
-            fee: b.fee,
-        })
+        built(b)
     }
 
     async fn build_sweep(&self, from: u32, address: &str) -> Result<BuiltTx, WalletError> {
@@ -226,22 +327,7 @@ impl Wallet for WalletRpc {
             "get_tx_metadata": true,
         });
         let s: Swept = self.rpc.call("sweep_all", params, SLOW_TIMEOUT).await?;
-        match (s.tx_hash_list.as_slice(), s.tx_metadata_list.as_slice()) {
-            ([hash], [meta]) => Ok(BuiltTx {
-                hash: hash.clone(),
-                metadata: meta.clone(),
-                amount: s.amount_list.first().copied().unwrap_or(0),
-                fee: s.fee_list.first().copied().unwrap_or(0),
-            }),
-            ([], _) => Err(WalletError::NotEnoughUnlocked),
-            (many, _) => Err(WalletError::Rpc {
-                code: 0,
-                message: format!(
-                    "the sweep needs {} transactions; only one at a time is supported",
-                    many.len()
-                ),
-            }),
-        }
+        swept(s)
     }
 
     async fn relay(&self, metadata: &str) -> Result<String, WalletError> {
@@ -269,15 +355,6 @@ impl Wallet for WalletRpc {
                 TIMEOUT,
             )
             .await;
-        match r {
-            // An outgoing entry the wallet marked "failed" does not count as relayed.
-            Ok(v) => Ok(v["transfers"]
-                .as_array()
-                .map(|ts| ts.iter().any(|t| t["type"] != "failed"))
-                .unwrap_or_else(|| v["transfer"]["type"] != "failed")),
-            // WALLET_RPC_ERROR_CODE_WRONG_TXID: "Transaction not found."
-            Err(WalletError::Rpc { code: -8, .. }) => Ok(false),
-            Err(e) => Err(e),
-        }
+        knows(r)
     }
 }

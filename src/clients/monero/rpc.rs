@@ -187,21 +187,7 @@ impl Rpc {
                 return Err(WalletError::Busy);
             }
         };
-        let v: Value = serde_json::from_slice(&bytes).map_err(|e| WalletError::Rpc {
-            code: 0,
-            message: format!("unreadable answer to {method}: {e}"),
-        })?;
-        if let Some(err) = v.get("error") {
-            let code = err["code"].as_i64().unwrap_or(0);
-            let message = err["message"].as_str().unwrap_or("").to_string();
-            return Err(rpc_error(code, message));
-        }
-        serde_json::from_value(v.get("result").cloned().unwrap_or(Value::Null)).map_err(|e| {
-            WalletError::Rpc {
-                code: 0,
-                message: format!("unexpected answer to {method}: {e}"),
-            }
-        })
+        decode(method, &bytes)
     }
 
     /// Sends `body`, answering a Digest challenge on the same connection.
@@ -256,6 +242,27 @@ impl Rpc {
         }
         Err(WalletError::AuthFailed)
     }
+}
+
+/// Reads the body of monero-wallet-rpc's answer to `method`: the wallet's
+/// error, or its `result` as `T`. No I/O, so hostile answers are tested
+/// without a wallet (`tests/hostile_input.rs`).
+pub fn decode<T: DeserializeOwned>(method: &str, bytes: &[u8]) -> Result<T, WalletError> {
+    let v: Value = serde_json::from_slice(bytes).map_err(|e| WalletError::Rpc {
+        code: 0,
+        message: format!("unreadable answer to {method}: {e}"),
+    })?;
+    if let Some(err) = v.get("error") {
+        let code = err["code"].as_i64().unwrap_or(0);
+        let message = err["message"].as_str().unwrap_or("").to_string();
+        return Err(rpc_error(code, message));
+    }
+    serde_json::from_value(v.get("result").cloned().unwrap_or(Value::Null)).map_err(|e| {
+        WalletError::Rpc {
+            code: 0,
+            message: format!("unexpected answer to {method}: {e}"),
+        }
+    })
 }
 
 /// Maps monero-wallet-rpc's error codes (wallet_rpc_server_error_codes.h) to

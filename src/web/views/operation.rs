@@ -44,7 +44,7 @@ fn balances(a: &AccountState, min: Option<Pico>) -> Markup {
         @if let Some(m) = min && a.unlocked < m {
             progress max="100" value=(a.unlocked.saturating_mul(100) / m.max(1)) { }
             p.muted { (a.unlocked.saturating_mul(100) / m.max(1)) " % of the minimum is unlocked." }
-            @if a.unlocked + a.pending() >= m {
+            @if a.unlocked.saturating_add(a.pending()) >= m {
                 p { "Enough is on its way: the node launches once it unlocks (10 confirmations)." }
             } @else {
                 p { "Send at least " strong { (super::xmr_est(m - a.unlocked - a.pending())) } " more to launch." }
