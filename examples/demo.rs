@@ -63,14 +63,29 @@ async fn main() {
     step(&st, Job::LaunchFunded).await;
     clock.advance(60);
     step(&st, Job::LaunchFunded).await;
+    // Probes while the nodes boot and sync (the sync chart's ramp).
+    for _ in 0..16 {
+        clock.advance(60);
+        step(&st, Job::Health).await;
+    }
     for _ in 0..4 {
         clock.advance(3 * 3600);
         step(&st, Job::ProcessPayouts).await;
         step(&st, Job::Health).await;
     }
+    // A node still syncing when the demo opens.
+    open(&st, "fresh-tide", "tor1", 2 * pico).await;
+    clock.advance(200);
+    step(&st, Job::LaunchFunded).await;
+    clock.advance(60);
+    step(&st, Job::LaunchFunded).await;
+    for _ in 0..7 {
+        clock.advance(60);
+        step(&st, Job::Health).await;
+    }
     open(&st, "brave-otter-7", "sgp1", pico / 20).await;
     open(&st, "quiet-comet", "lon1", 0).await;
-    clock.advance(200);
+    clock.advance(60);
     step(&st, Job::LaunchFunded).await;
     step(&st, Job::Health).await;
     step(&st, Job::Backup).await;

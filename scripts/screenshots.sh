@@ -14,6 +14,7 @@ trap 'kill $pid 2>/dev/null || true; rm -rf "$data"' EXIT
 for _ in $(seq 50); do curl -fs "http://$addr/" >/dev/null && break; sleep 0.1; done
 id=$(DATA_DIR="$data/data" LISTEN_ADDR=$addr STATS_TOKEN=demo target/release/nodecannon ops show satoshi-lab | sed -n 's/.*"id": "\([0-9a-f]\{32\}\)".*/\1/p' | head -1)
 waiting=$(DATA_DIR="$data/data" LISTEN_ADDR=$addr STATS_TOKEN=demo target/release/nodecannon ops show brave-otter-7 | sed -n 's/.*"id": "\([0-9a-f]\{32\}\)".*/\1/p' | head -1)
+syncing=$(DATA_DIR="$data/data" LISTEN_ADDR=$addr STATS_TOKEN=demo target/release/nodecannon ops show fresh-tide | sed -n 's/.*"id": "\([0-9a-f]\{32\}\)".*/\1/p' | head -1)
 mkdir -p "$out"
 shoot() { # name path width height
   chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
@@ -24,6 +25,7 @@ shoot() { # name path width height
 shoot index / 1200 900
 shoot launchpad /launchpad 1200 900
 shoot operation "/operation/$id" 1200 1500
+shoot operation-syncing "/operation/$syncing" 1200 1500
 shoot operation-awaiting "/operation/$waiting" 1200 1400
 shoot payouts "/operation/$id/payouts" 1200 800
 shoot info /info 1200 1100
