@@ -41,6 +41,11 @@ pub struct AppState {
     pub scheduler_running: Arc<std::sync::atomic::AtomicBool>,
     /// Set when the wallet does not match the store: why money must not move.
     pub money_block: Arc<std::sync::RwLock<Option<String>>>,
+    /// Rate limits of the launchpad and of admin logins.
+    pub limits: Arc<crate::web::limits::Limits>,
+    /// Opening operations one at a time, so `MAX_AWAITING_FUNDS` holds under
+    /// concurrent requests.
+    pub launchpad_lock: Arc<tokio::sync::Mutex<()>>,
     /// Named points where a test makes the work stop as a crash would.
     pub failpoints: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
@@ -172,6 +177,7 @@ impl AppState {
         let admin_token = admin_token(&config)?;
         let metrics = Arc::new(Metrics::default());
         let c = make(&store, &clock, &metrics)?;
+        let limits = Arc::new(crate::web::limits::Limits::new(&config, clock.clone()));
         Ok(AppState {
             wallet: c.wallet,
             cloud: c.cloud,
@@ -191,6 +197,8 @@ impl AppState {
             job_lock: Default::default(),
             scheduler_running: Default::default(),
             money_block: Default::default(),
+            limits,
+            launchpad_lock: Default::default(),
             failpoints: Default::default(),
         })
     }

@@ -165,6 +165,9 @@ pub async fn create(st: &AppState, form: &LaunchForm) -> Result<Operation, AppEr
         })?;
         Some(refund.to_string())
     };
+    // One opening at a time: the cap is counted and the operation stored
+    // under the same lock.
+    let _one = st.launchpad_lock.lock().await;
     let (name, max) = (codename.clone(), st.config.max_awaiting_funds as usize);
     let (taken, awaiting) = st
         .store

@@ -99,7 +99,12 @@ impl Store {
     /// Opens (or creates) the store in `data_dir`, migrating an older schema
     /// after backing the file up. `now` names the backup.
     pub fn open(data_dir: &Path, now: i64) -> Result<Store> {
-        std::fs::create_dir_all(data_dir)?;
+        // Owner-only from the start; an existing directory is narrowed below.
+        let mut dir = std::fs::DirBuilder::new();
+        dir.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut dir, 0o700);
+        dir.create(data_dir)?;
         restrict_dir(data_dir);
         let path = Self::file_in(data_dir);
         let db = migrate::open_and_migrate(&path, data_dir, now)?;

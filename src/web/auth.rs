@@ -1,9 +1,7 @@
 //! Admin access: `Authorization: Bearer <token>` for scripts, a session cookie
 //! for the browser, and `ADMIN_IPS` applied to both.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
@@ -27,6 +25,7 @@ pub enum Denied {
     Login,
     Unauthorized,
     Forbidden,
+    TooMany,
 }
 
 impl IntoResponse for Denied {
@@ -41,27 +40,28 @@ impl IntoResponse for Denied {
                 "admin routes are not open to this address".into(),
             ))
             .into_response(),
+            Denied::TooMany => (
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                "too many failed admin logins from this address; wait 15 minutes",
+            )
+                .into_response(),
         }
     }
 }
 
-fn client_ip(parts: &Parts) -> Option<std::net::IpAddr> {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
+/// Whether `ADMIN_IPS` lets `ip` reach admin routes (empty: any address).
+pub fn ip_allowed(st: &AppState, ip: Option<std::net::IpAddr>) -> bool {
+    st.config.admin_ips.is_empty()
+        || ip.is_some_and(|ip| st.config.admin_ips.iter().any(|b| b.contains(ip)))
 }
 
 impl FromRequestParts<AppState> for Admin {
     type Rejection = Denied;
 
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Self::Rejection> {
-        if !st.config.admin_ips.is_empty() {
-            let ok = client_ip(parts)
-                .is_some_and(|ip| st.config.admin_ips.iter().any(|b| b.contains(ip)));
-            if !ok {
-                return Err(Denied::Forbidden);
-            }
+        let ip = crate::web::limits::client_ip_of(&st.config, parts);
+        if !ip_allowed(st, ip) {
+            return Err(Denied::Forbidden);
         }
         let bearer = parts
             .headers
@@ -72,6 +72,13 @@ impl FromRequestParts<AppState> for Admin {
             return if secret_eq(token.trim(), st.admin_token.expose()) {
                 Ok(Admin { bearer: true })
             } else {
+                // Wrong tokens count against the address's login attempts.
+                if let Some(ip) = ip
+                    && st.limits.login_attempt(ip).is_err()
+                {
+                    return Err(Denied::TooMany);
+                }
+                tracing::warn!(ip = ?ip, "wrong admin bearer token");
                 Err(Denied::Unauthorized)
             };
         }

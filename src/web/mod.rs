@@ -1,7 +1,10 @@
 //! The web server: routes, views, assets, errors.
 
 mod auth;
+pub mod csrf;
 mod error;
+mod headers;
+pub mod limits;
 mod qr;
 mod routes;
 pub mod views;
@@ -60,6 +63,15 @@ pub fn router(st: AppState) -> Router {
         .route("/sandbox/price", post(sandbox::price))
         .route("/static/{*path}", get(assets::serve))
         .fallback(public::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            st.clone(),
+            csrf::layer,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            st.clone(),
+            headers::secure,
+        ))
+        .layer(axum::extract::DefaultBodyLimit::max(headers::BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(
             st.clone(),
             count_request,

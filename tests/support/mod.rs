@@ -14,6 +14,19 @@ use nodecannon::config::{Config, VarMap};
 use reqwest::redirect::Policy;
 use tokio::sync::oneshot;
 
+/// The CSRF token the test client holds in its cookie and sends with forms,
+/// as a browser that loaded the form would.
+pub const CSRF: &str = "cafe0123cafe0123cafe0123cafe0123";
+
+/// `body` with the CSRF field a browser's form would carry.
+pub fn with_csrf(body: &str) -> String {
+    if body.is_empty() {
+        format!("csrf_token={CSRF}")
+    } else {
+        format!("{body}&csrf_token={CSRF}")
+    }
+}
+
 /// 2026-01-01T00:00:00Z: tests start here and move forward.
 pub const START: i64 = 1_767_225_600;
 
@@ -123,6 +136,8 @@ async fn start_parts(
     vars.insert("DATA_DIR".into(), dir.path().display().to_string());
     vars.insert("LISTEN_ADDR".into(), addr.to_string());
     vars.insert("STATS_TOKEN".into(), "test-admin-token".into());
+    // Tests open many operations from loopback; the limit has tests of its own.
+    vars.insert("LAUNCHPAD_RATE".into(), "100000/hour".into());
     for (k, v) in extra {
         vars.insert(k.to_string(), v.to_string());
     }
@@ -159,7 +174,13 @@ async fn start_parts(
         },
         false,
     ));
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::COOKIE,
+        format!("nc_csrf={CSRF}").parse().unwrap(),
+    );
     let http = reqwest::Client::builder()
+        .default_headers(headers)
         .redirect(Policy::none())
         .build()
         .unwrap();
@@ -203,7 +224,7 @@ impl TestApp {
             .post(self.url(path))
             .header("content-type", "application/x-www-form-urlencoded")
             .header("authorization", "Bearer test-admin-token")
-            .body(body.to_string())
+            .body(with_csrf(body))
             .send()
             .await
             .unwrap();

@@ -97,7 +97,34 @@ struct LoginForm {
 }
 
 /// `POST /admin/login`.
-pub async fn login(State(st): State<AppState>, body: axum::body::Bytes) -> Result<Response, Page> {
+pub async fn login(
+    State(st): State<AppState>,
+    crate::web::limits::ClientIp(ip): crate::web::limits::ClientIp,
+    body: axum::body::Bytes,
+) -> Result<Response, Page> {
+    if !auth::ip_allowed(&st, ip) {
+        return Err(page_err(
+            &st,
+            AppError::Forbidden("Admin routes are not open to this address.".into()),
+        ));
+    }
+    if let Some(ip) = ip
+        && let Err(wait) = st.limits.login_attempt(ip)
+    {
+        tracing::warn!(%ip, "admin login attempts from this address are over the limit");
+        return Ok((
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, wait.to_string())],
+            view::login(
+                &chrome(&st, None),
+                Some(&format!(
+                    "Too many login attempts from this address; try again in {}.",
+                    crate::clock::duration(wait)
+                )),
+            ),
+        )
+            .into_response());
+    }
     let f: LoginForm = parse_form(&body).map_err(|e| page_err(&st, e))?;
     match auth::start_session(&st, &f.token).await {
         Some(cookie) => {
@@ -127,7 +154,19 @@ pub struct StatsQuery {
 }
 
 /// `GET /stats?token=`: the original's route; a valid token starts a session.
-pub async fn stats(State(st): State<AppState>, Query(q): Query<StatsQuery>) -> Response {
+pub async fn stats(
+    State(st): State<AppState>,
+    crate::web::limits::ClientIp(ip): crate::web::limits::ClientIp,
+    Query(q): Query<StatsQuery>,
+) -> Response {
+    if !auth::ip_allowed(&st, ip) {
+        return auth::Denied::Forbidden.into_response();
+    }
+    if let Some(ip) = ip
+        && st.limits.login_attempt(ip).is_err()
+    {
+        return auth::Denied::TooMany.into_response();
+    }
     match auth::start_session(&st, q.token.as_deref().unwrap_or("")).await {
         Some(cookie) => ([(header::SET_COOKIE, cookie)], Redirect::to("/admin")).into_response(),
         None => Redirect::to("/admin/login").into_response(),

@@ -74,12 +74,31 @@ pub async fn launchpad_form(State(st): State<AppState>) -> Result<Markup, Page> 
 /// `POST /launchpad`: 303 to the new operation, or the form again with what to fix.
 pub async fn launchpad_submit(
     State(st): State<AppState>,
+    crate::web::limits::ClientIp(ip): crate::web::limits::ClientIp,
     body: axum::body::Bytes,
 ) -> Result<Response, Page> {
     let form: LaunchForm = match parse_form(&body) {
         Ok(f) => f,
         Err(e) => return Err(page_err(&st, e)),
     };
+    // Every operation costs a wallet account for good: LAUNCHPAD_RATE per client.
+    if let Some(ip) = ip
+        && let Err(wait) = st.limits.launchpad(ip)
+    {
+        let (n, period) = st.config.launchpad_rate;
+        let msg = format!(
+            "You have opened {n} operations in {} already; you can open another in {}.",
+            crate::clock::duration(period),
+            crate::clock::duration(wait)
+        );
+        let page = launchpad_page(&st, form, Some(msg)).await?;
+        return Ok((
+            StatusCode::TOO_MANY_REQUESTS,
+            [(axum::http::header::RETRY_AFTER, wait.to_string())],
+            page,
+        )
+            .into_response());
+    }
     match ops::create(&st, &form).await {
         Ok(op) => Ok(Redirect::to(&format!("/operation/{}", op.id)).into_response()),
         Err(e @ (AppError::BadInput(_) | AppError::Forbidden(_) | AppError::Unavailable(_))) => {

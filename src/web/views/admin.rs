@@ -41,7 +41,7 @@ pub fn login(c: &Chrome, error: Option<&str>) -> Markup {
             section.card.narrow {
                 h1 { "Admin login" }
                 @if let Some(e) = error { (notice("error", e)) }
-                form method="post" action="/admin/login" {
+                form method="post" action="/admin/login" { (crate::web::csrf::field())
                     label for="token" { "Admin token" }
                     input #token type="password" name="token" required autocomplete="current-password";
                     small { "STATS_TOKEN, or the content of DATA_DIR/admin-token." }
@@ -62,7 +62,7 @@ pub fn render(c: &Chrome, d: &Dashboard) -> Markup {
                 h1 { "Operator dashboard" }
                 @if let Some(n) = &d.notice { (notice("ok", n)) }
                 @if d.paused { (notice("warn", "PAYOUTS_PAUSED=1: payouts, ends and launches are held.")) }
-                form.inline method="post" action="/admin/logout" { button.link type="submit" { "Log out" } }
+                form.inline method="post" action="/admin/logout" { (crate::web::csrf::field()) button.link type="submit" { "Log out" } }
             }
             section.card {
                 h2 { "Jobs" }
@@ -74,7 +74,7 @@ pub fn render(c: &Chrome, d: &Dashboard) -> Markup {
                             td { (j.name()) }
                             td { @if let Some(r) = rec { (clock::human(r.last_run)) } @else { "never" } }
                             td { @if let Some(r) = rec { span class=(if r.ok { "ok" } else { "bad" }) { (r.outcome) } } }
-                            td { form method="post" action={"/admin/jobs/" (j.name())} { button type="submit" { "Run now" } } }
+                            td { form method="post" action={"/admin/jobs/" (j.name())} { (crate::web::csrf::field()) button type="submit" { "Run now" } } }
                         }
                     } }
                 } }
@@ -93,7 +93,7 @@ pub fn render(c: &Chrome, d: &Dashboard) -> Markup {
                     @if let Some(last) = d.guard.accepted { p { "Last accepted price: " (format_usd(last.usd)) " per XMR (" (clock::human(last.at)) ")." } }
                     @if let Some(h) = d.guard.held {
                         p { "Held price: " strong { (format_usd(h.quote.usd)) } " per XMR, first seen " (clock::human(h.since)) ". It is accepted on its own if it persists for 15 minutes." }
-                        form.inline method="post" action="/admin/price/accept" { button type="submit" { "Accept the held price" } }
+                        form.inline method="post" action="/admin/price/accept" { (crate::web::csrf::field()) button type="submit" { "Accept the held price" } }
                     }
                 }
             }
@@ -101,7 +101,7 @@ pub fn render(c: &Chrome, d: &Dashboard) -> Markup {
                 section.card {
                     h2 { "Sandbox price" }
                     p { "Current simulated price: " (d.price.map(format_usd).unwrap_or_else(|| "?".into())) " per XMR. Drop it to see low funds and the end of a node." }
-                    form.inline method="post" action="/sandbox/price" {
+                    form.inline method="post" action="/sandbox/price" { (crate::web::csrf::field())
                         label for="usd" { "New price in USD" }
                         input #usd name="usd" inputmode="decimal" size="10" value="1.50";
                         button type="submit" { "Set price" }
@@ -127,7 +127,7 @@ pub fn render(c: &Chrome, d: &Dashboard) -> Markup {
                             td { @if let Some(t) = r.last_payout { (clock::human(t)) } @else { "—" } }
                             td { (r.unrelayed) }
                             td { @if r.cancellable {
-                                form method="post" action={"/admin/operation/" (r.s.id) "/cancel"} { button.danger type="submit" { "Cancel" } }
+                                form method="post" action={"/admin/operation/" (r.s.id) "/cancel"} { (crate::web::csrf::field()) button.danger type="submit" { "Cancel" } }
                             } }
                         }
                     } }

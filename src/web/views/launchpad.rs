@@ -37,7 +37,7 @@ pub fn render(c: &Chrome, l: &Launchpad) -> Markup {
                             a href="/info" { "Where each figure comes from" } }
                     }
                     @if let Some(e) = &l.error { (notice("error", e)) }
-                    form method="post" action="/launchpad" {
+                    form method="post" action="/launchpad" { (crate::web::csrf::field())
                         label for="codename" { "Codename" }
                         input #codename name="codename" value=(l.form.codename) required maxlength="30"
                             pattern="[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?" autocomplete="off";

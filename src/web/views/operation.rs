@@ -272,7 +272,7 @@ pub fn render(c: &Chrome, p: &OperationPage) -> Markup {
                         p { "Runway: the unlocked balance pays for about " strong { (clock::duration(r.runway_secs(a.unlocked))) } " of hosting." }
                     }
                     @if p.sandbox {
-                        form.sandbox method="post" action={"/sandbox/operation/" (op.id) "/pay"} {
+                        form.sandbox method="post" action={"/sandbox/operation/" (op.id) "/pay"} { (crate::web::csrf::field())
                             label for="amount_xmr" { "Sandbox: simulate a payment of" }
                             input #amount_xmr name="amount_xmr" value="1" inputmode="decimal" size="8";
                             " XMR "
