@@ -30,11 +30,18 @@ pub async fn show(State(st): State<AppState>, Path(id): Path<String>) -> Result<
     };
     let rates = ops::rates(&st).await.ok();
     let oid = op.id.clone();
-    let (events, payouts) = st
+    let (events, all_payouts) = st
         .store
-        .run(move |s| Ok::<_, AppError>((s.events(&oid)?, s.payouts(&oid)?.len())))
+        .run(move |s| Ok::<_, AppError>((s.events(&oid)?, s.payouts(&oid)?)))
         .await
         .map_err(|e| page_err(&st, e))?;
+    let payouts = all_payouts.len();
+    // What left the account, and when (for the balance chart).
+    let outflows: Vec<(i64, u64)> = all_payouts
+        .iter()
+        .filter(|p| p.status == crate::domain::payout::PayoutStatus::Relayed)
+        .map(|p| (p.at, p.amount.saturating_add(p.fee)))
+        .collect();
     let now = st.now();
     let node = st.cache.node_info.get(&op.id).await;
     let node_status = op.launched_at.filter(|_| op.state.has_node()).map(|_| {
@@ -63,6 +70,7 @@ pub async fn show(State(st): State<AppState>, Path(id): Path<String>) -> Result<
         health: &health,
         rpc_port: st.config.node_rpc_port,
         payouts,
+        outflows: &outflows,
         now,
         sandbox: st.sandbox.is_some(),
         notice: None,

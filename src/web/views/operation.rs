@@ -26,6 +26,8 @@ pub struct OperationPage<'a> {
     pub health: &'a [HealthSample],
     pub rpc_port: u16,
     pub payouts: usize,
+    /// Relayed payouts and refunds: (time, amount + fee).
+    pub outflows: &'a [(i64, u64)],
     pub now: i64,
     pub sandbox: bool,
     pub notice: Option<String>,
@@ -239,6 +241,81 @@ fn sync_chart(history: &[HealthSample]) -> Markup {
     }
 }
 
+/// The balance over time (deposits up, payouts down) and, at today's price,
+/// the runway ahead as a dashed line to zero: inline SVG, no script, with
+/// the figures as text for browsers that hide SVG.
+fn balance_chart(
+    a: &AccountState,
+    outflows: &[(i64, u64)],
+    runway: Option<u64>,
+    now: i64,
+) -> Markup {
+    const W: i64 = 600;
+    const H: i64 = 120;
+    let mut moves: Vec<(i64, i128)> = a
+        .transfers
+        .iter()
+        .map(|t| (t.seen_at, i128::from(t.amount)))
+        .chain(outflows.iter().map(|(t, x)| (*t, -i128::from(*x))))
+        .collect();
+    if moves.is_empty() {
+        return html! {};
+    }
+    moves.sort();
+    let start = moves[0].0.min(now);
+    let past = (now - start).max(3600);
+    // The runway drawn at most three times the history's width.
+    let ahead = runway.map(|r| (r as i64).min(3 * past)).unwrap_or(0);
+    let end = now + ahead;
+    let mut points = Vec::with_capacity(moves.len() * 2 + 2);
+    let mut bal: i128 = 0;
+    let mut top: i128 = 1;
+    for (t, d) in &moves {
+        points.push((*t, bal));
+        bal = (bal + d).max(0);
+        points.push((*t, bal));
+        top = top.max(bal);
+    }
+    points.push((now, i128::from(a.balance)));
+    top = top.max(i128::from(a.balance));
+    let x = |t: i64| (t - start) * W / (end - start).max(1);
+    let y = |b: i128| H - 10 - (b * i128::from(H - 20) / top) as i64;
+    // At most about 400 points.
+    let step = points.len().div_ceil(400).max(1);
+    let line: String = points
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % step == 0 || *i == points.len() - 1)
+        .map(|(_, (t, b))| format!("{},{} ", x(*t), y(*b)))
+        .collect();
+    let unlocked = i128::from(a.unlocked);
+    let projected_end = match runway {
+        Some(r) if r > 0 && ahead > 0 => {
+            unlocked - unlocked * i128::from(ahead) / i128::from(r.max(1))
+        }
+        _ => unlocked,
+    };
+    html! {
+        h3 { "Balance over time" }
+        svg.chart viewBox={"0 0 " (W) " " (H)} role="img" aria-label="Balance over time and the runway ahead" preserveAspectRatio="none" {
+            title { "Balance over time and the runway ahead" }
+            line x1="0" y1=(H - 10) x2=(W) y2=(H - 10) class="grid" {}
+            line x1=(x(now)) y1="0" x2=(x(now)) y2=(H) class="grid" {}
+            polyline points=(line) class="balance" {}
+            @if ahead > 0 {
+                line x1=(x(now)) y1=(y(unlocked)) x2=(x(end)) y2=(y(projected_end.max(0))) class="runway" {}
+            }
+        }
+        p.muted {
+            "Since " (clock::human(start)) ": transfers in: " (moves.iter().filter(|m| m.1 > 0).count()) ", payouts out: "
+            (outflows.len()) "; balance now " (xmr(a.balance)) "."
+            @if let Some(r) = runway && r > 0 {
+                " At today's price the unlocked balance lasts about " (clock::duration(r)) ", until " (clock::human(now + r as i64)) " (dashed)."
+            }
+        }
+    }
+}
+
 /// The page.
 pub fn render(c: &Chrome, p: &OperationPage) -> Markup {
     let op = p.op;
@@ -271,6 +348,7 @@ pub fn render(c: &Chrome, p: &OperationPage) -> Markup {
                     @if let (Some(a), Some((_, r))) = (p.account, &p.rates) && a.unlocked > 0 {
                         p { "Runway: the unlocked balance pays for about " strong { (clock::duration(r.runway_secs(a.unlocked))) } " of hosting." }
                     }
+                    @if let Some(a) = p.account { (balance_chart(a, p.outflows, p.rates.as_ref().map(|(_, r)| r.runway_secs(a.unlocked)), p.now)) }
                     @if p.sandbox {
                         form.sandbox method="post" action={"/sandbox/operation/" (op.id) "/pay"} { (crate::web::csrf::field())
                             label for="amount_xmr" { "Sandbox: simulate a payment of" }
@@ -343,6 +421,7 @@ mod tests {
             health: &[],
             rpc_port: 18081,
             payouts: 0,
+            outflows: &[],
             now: 2000,
             sandbox: true,
             notice: None,
@@ -359,6 +438,9 @@ mod tests {
             "Simulate a payment",
             "1 year",
             "50 % of the minimum",
+            "Balance over time",
+            "transfers in: 1, payouts out: 0; balance now 2.0000 XMR",
+            "At today's price the unlocked balance lasts about",
         ] {
             assert!(s.contains(want), "missing {want}");
         }
@@ -399,6 +481,7 @@ mod launch_tests {
             health: &[],
             rpc_port: 18081,
             payouts: 0,
+            outflows: &[],
             now: 1_767_226_000,
             sandbox: false,
             notice: None,
