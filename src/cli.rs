@@ -70,6 +70,11 @@ pub enum Command {
         #[command(subcommand)]
         what: VolumesCmd,
     },
+    /// Development helpers (sandbox only).
+    Dev {
+        #[command(subcommand)]
+        what: DevCmd,
+    },
     /// The original's `list_ops`.
     #[command(name = "list_ops", hide = true)]
     ListOps,
@@ -110,6 +115,26 @@ pub enum KeysCmd {
 pub enum VolumesCmd {
     /// One line per volume: id, name, region, size, attached droplets, tags.
     List,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DevCmd {
+    /// Fill an empty sandbox DATA_DIR with realistic operations, payouts,
+    /// events and node history.
+    Seed {
+        /// Operations to make.
+        #[arg(long, default_value_t = 1000)]
+        operations: usize,
+        /// Of which active (with a droplet, DNS records and health history).
+        #[arg(long, default_value_t = 100)]
+        active: usize,
+        /// Health samples per active node.
+        #[arg(long, default_value_t = 50)]
+        health_samples: usize,
+        /// Seed as of this Unix time (default: now), e.g. a test's fixed clock.
+        #[arg(long, hide = true)]
+        now: Option<i64>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -236,6 +261,15 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             println!("{} {} {}", s.codename, s.id, s.state);
             Ok(())
         }
+        Command::Dev {
+            what:
+                DevCmd::Seed {
+                    operations,
+                    active,
+                    health_samples,
+                    now,
+                },
+        } => dev_seed(config, operations, active, health_samples, now).await,
         Command::Run { job, dry_run } => run_job(config, &job, dry_run).await,
         Command::LaunchFundedOperations => run_job(config, "launch-funded", false).await,
         Command::ProcessPayouts => run_job(config, "process-payouts", false).await,
@@ -551,6 +585,40 @@ async fn run_job(config: Config, name: &str, dry_run: bool) -> Result<(), Failur
     } else {
         Err(Failure::Other(format!("{} error(s)", out.errors.len())))
     }
+}
+
+/// `dev seed`: sandbox only, into a data directory without operations.
+async fn dev_seed(
+    config: Config,
+    operations: usize,
+    active: usize,
+    health_samples: usize,
+    now: Option<i64>,
+) -> Result<(), Failure> {
+    use crate::seed::{SeedError, SeedOptions};
+    if !config.sandbox {
+        return Err(Failure::Usage(SeedError::NotSandbox.to_string()));
+    }
+    let now = now.unwrap_or_else(|| chrono::Utc::now().timestamp());
+    let opts = SeedOptions {
+        operations,
+        active,
+        now,
+        health_samples,
+    };
+    let report = tokio::task::spawn_blocking(move || {
+        let store = crate::store::Store::open(&config.data_dir, now)?;
+        crate::seed::seed(&store, &config, &opts)
+    })
+    .await?
+    .map_err(|e| match e {
+        e @ (SeedError::NotSandbox | SeedError::NotEmpty(..) | SeedError::TooManyActive { .. }) => {
+            Failure::Usage(e.to_string())
+        }
+        e => Failure::Other(e.to_string()),
+    })?;
+    println!("{}", report.summary());
+    Ok(())
 }
 
 /// `ops list` output: the same whether read locally or through the server.

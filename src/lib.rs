@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod ops;
 pub mod sandbox;
 pub mod scheduler;
+pub mod seed;
 pub mod server;
 pub mod store;
 pub mod test_hooks;

@@ -1,0 +1,672 @@
+//! `nodecannon dev seed`: fills an empty sandbox data directory with realistic
+//! operations, payouts, events, node health history and the simulated wallet
+//! and cloud state that goes with them, so pages and benchmarks see a large,
+//! consistent appliance. Sandbox only; money balances to the piconero
+//! (deposits = payouts + fees + refunds + balance).
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::clients::cloud::{Droplet, Record, Volume};
+use crate::config::Config;
+use crate::domain::Timestamp;
+use crate::domain::event::EventKind;
+use crate::domain::money::{Micro, Pico, due_pico, format_xmr};
+use crate::domain::operation::{LaunchStep, Operation, Resources};
+use crate::domain::payout::{Payout, PayoutKind, PayoutStatus};
+use crate::domain::state::State;
+use crate::sandbox::FEE;
+use crate::store::{HealthSample, Store, StoreError, Tx};
+
+/// What to seed.
+#[derive(Debug, Clone)]
+pub struct SeedOptions {
+    pub operations: usize,
+    pub active: usize,
+    /// The time the data is seeded "at" (the sandbox clock of the server that reads it).
+    pub now: Timestamp,
+    /// Health samples per active node.
+    pub health_samples: usize,
+}
+
+/// What was seeded.
+#[derive(Debug, Clone, Default)]
+pub struct SeedReport {
+    pub operations: usize,
+    pub by_state: Vec<(State, usize)>,
+    pub events: usize,
+    pub payouts: usize,
+    pub health: usize,
+    pub droplets: usize,
+    pub deposits: Pico,
+    pub elapsed: Duration,
+}
+
+impl SeedReport {
+    /// A few lines for the terminal.
+    pub fn summary(&self) -> String {
+        let states: Vec<String> = self
+            .by_state
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(s, n)| format!("{} {n}", s.as_str()))
+            .collect();
+        format!(
+            "seeded {} operations ({})\n{} events, {} payouts, {} health samples, {} droplets (with volumes and DNS records), {} XMR deposited\ntook {:.2} s",
+            self.operations,
+            states.join(", "),
+            self.events,
+            self.payouts,
+            self.health,
+            self.droplets,
+            format_xmr(self.deposits),
+            self.elapsed.as_secs_f64()
+        )
+    }
+}
+
+/// Why seeding refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    #[error(
+        "dev seed only runs in sandbox mode (its data is simulated money and simulated droplets); unset DO_TOKEN and XMR_WALLET_RPC_* or set SANDBOX=1"
+    )]
+    NotSandbox,
+    #[error(
+        "DATA_DIR {0} already holds {1} operation(s); dev seed only fills an empty data directory"
+    )]
+    NotEmpty(String, usize),
+    #[error("--active ({active}) cannot exceed --operations ({operations})")]
+    TooManyActive { active: usize, operations: usize },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Operations per write transaction.
+const BATCH: usize = 500;
+/// Hourly droplet cost used for the seeded payouts (s-2vcpu-4gb), micro-USD.
+const COST: Micro = 35_710;
+/// One piconero-XMR.
+const XMR: Pico = 1_000_000_000_000;
+
+const REGIONS: [&str; 8] = [
+    "ams3", "fra1", "lon1", "nyc3", "sfo3", "sgp1", "syd1", "tor1",
+];
+const ADJECTIVES: [&str; 16] = [
+    "brave", "calm", "swift", "quiet", "bold", "lucky", "sunny", "amber", "silent", "rapid",
+    "noble", "cosmic", "gentle", "iron", "lunar", "stellar",
+];
+const NOUNS: [&str; 16] = [
+    "falcon", "otter", "comet", "harbor", "cedar", "lynx", "orbit", "meadow", "beacon", "heron",
+    "summit", "nebula", "willow", "badger", "quasar", "fjord",
+];
+
+// The sandbox wallet's stored shapes (`src/sandbox/wallet.rs`), mirrored.
+#[derive(Serialize)]
+struct SbIn {
+    txid: String,
+    amount: Pico,
+    at: Timestamp,
+}
+#[derive(Serialize)]
+struct SbOut {
+    txid: String,
+    to: String,
+    amount: Pico,
+    fee: Pico,
+    at: Timestamp,
+}
+#[derive(Serialize)]
+struct SbAccount {
+    index: u32,
+    label: String,
+    address: String,
+    incoming: Vec<SbIn>,
+    outgoing: Vec<SbOut>,
+}
+
+/// A small, fast PRNG (xorshift64*); seeded data need not be unpredictable.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    fn range(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + i64::try_from(self.below(u64::try_from(hi - lo).unwrap_or(1))).unwrap_or(0)
+    }
+    fn hex(&mut self, bytes: usize) -> String {
+        let mut s = String::with_capacity(bytes * 2);
+        while s.len() < bytes * 2 {
+            s.push_str(&format!("{:016x}", self.next()));
+        }
+        s.truncate(bytes * 2);
+        s
+    }
+}
+
+/// Seeds `store` (which must hold no operation). Blocking; run off the executor.
+pub fn seed(store: &Store, config: &Config, o: &SeedOptions) -> Result<SeedReport, SeedError> {
+    let started = Instant::now();
+    if !config.sandbox {
+        return Err(SeedError::NotSandbox);
+    }
+    if o.active > o.operations {
+        return Err(SeedError::TooManyActive {
+            active: o.active,
+            operations: o.operations,
+        });
+    }
+    let existing = store.operations()?.len();
+    if existing > 0 {
+        return Err(SeedError::NotEmpty(
+            config.data_dir.display().to_string(),
+            existing,
+        ));
+    }
+    let first_account: u32 = store.sandbox_get("wallet/next")?.unwrap_or(1);
+    let first_cloud_id: u64 = store.sandbox_get("cloud/next")?.unwrap_or(1001);
+    let mut g = Gen {
+        rng: Rng(0x9E37_79B9_7F4A_7C15 ^ u64::try_from(o.now).unwrap_or(1)),
+        now: o.now,
+        payout_to: config.payout_address.clone(),
+        // Payouts of at least 3 hours, so nodes are old enough for a health history.
+        every: i64::try_from(config.payout_frequency_secs.max(10_800)).unwrap_or(10_800),
+        due_every: i64::try_from(config.payout_frequency_secs.max(1)).unwrap_or(10_800),
+        storage_gb: config.do_droplet_storage_gb,
+        health_samples: o.health_samples,
+        next_account: first_account,
+        next_cloud: first_cloud_id,
+        report: SeedReport::default(),
+        counts: State::ALL.iter().map(|s| (*s, 0)).collect(),
+    };
+    let mut i = 0;
+    while i < o.operations {
+        let end = (i + BATCH).min(o.operations);
+        store.write(|tx| {
+            for n in i..end {
+                g.one(tx, n, n < o.active)?;
+            }
+            tx.sandbox_put("wallet/next", &g.next_account)?;
+            tx.sandbox_put("cloud/next", &g.next_cloud)?;
+            Ok::<_, StoreError>(())
+        })?;
+        i = end;
+    }
+    let mut report = g.report;
+    report.by_state = g.counts;
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+struct Gen {
+    rng: Rng,
+    now: Timestamp,
+    payout_to: String,
+    every: i64,
+    /// The configured payout frequency: active nodes were billed within it.
+    due_every: i64,
+    storage_gb: u32,
+    health_samples: usize,
+    next_account: u32,
+    next_cloud: u64,
+    report: SeedReport,
+    counts: Vec<(State, usize)>,
+}
+
+/// One operation's wallet account and its history, built together.
+struct Books {
+    account: SbAccount,
+    events: Vec<(Timestamp, EventKind, String)>,
+    payouts: Vec<Payout>,
+}
+
+impl Gen {
+    fn cloud_id(&mut self) -> u64 {
+        let id = self.next_cloud;
+        self.next_cloud += 1;
+        id
+    }
+
+    fn price(&mut self) -> Micro {
+        // $140–$180 per XMR.
+        140_000_000 + self.rng.below(40_000_000)
+    }
+
+    fn one(&mut self, tx: &mut Tx, n: usize, active: bool) -> Result<(), StoreError> {
+        let r = &mut self.rng;
+        let state = if active {
+            State::Active
+        } else {
+            match r.below(100) {
+                0..=29 => State::AwaitingFunds,
+                30..=49 => State::Ended,
+                50..=69 => State::Closed,
+                70..=84 => State::Expired,
+                _ => State::Cancelled,
+            }
+        };
+        let index = self.next_account;
+        self.next_account += 1;
+        let id = r.hex(16);
+        let codename = format!(
+            "{}-{}-{n}",
+            ADJECTIVES[r.below(16) as usize],
+            NOUNS[r.below(16) as usize]
+        );
+        let region = REGIONS[r.below(REGIONS.len() as u64) as usize].to_string();
+        let address = format!("SANDBOX{index:04}x{}", r.hex(20));
+        let refund_address = (r.below(3) > 0).then(|| format!("sandbox-refund-{}", r.hex(12)));
+        let mut op = Operation::new(
+            crate::domain::operation::NewOperation {
+                id: id.clone(),
+                codename: codename.clone(),
+                region: region.clone(),
+                refund_address: refund_address.clone(),
+                account_index: index,
+                address: address.clone(),
+                node_token: r.hex(24),
+            },
+            0,
+        );
+        let mut b = Books {
+            account: SbAccount {
+                index,
+                label: id.clone(),
+                address,
+                incoming: vec![],
+                outgoing: vec![],
+            },
+            events: vec![],
+            payouts: vec![],
+        };
+        let now = self.now;
+        match state {
+            State::AwaitingFunds | State::Expired | State::Cancelled => {
+                let created = match state {
+                    State::AwaitingFunds => now - self.rng.range(60, 2 * 86_400),
+                    _ => now - self.rng.range(3 * 86_400, 90 * 86_400),
+                };
+                op.created_at = created;
+                b.events.push((
+                    created,
+                    EventKind::Created,
+                    format!("Operation {codename} opened in {region}."),
+                ));
+                op.state = state;
+                op.state_since = match state {
+                    State::AwaitingFunds => created,
+                    State::Expired => created + 2 * 86_400,
+                    _ => created + self.rng.range(600, 86_400),
+                };
+                match state {
+                    State::Expired => b.events.push((
+                        op.state_since,
+                        EventKind::Expired,
+                        "Expired: no payment arrived within 48 hours (a payment revives it)."
+                            .into(),
+                    )),
+                    State::Cancelled => b.events.push((
+                        op.state_since,
+                        EventKind::Cancelled,
+                        "Cancelled by the operator.".into(),
+                    )),
+                    _ => {}
+                }
+            }
+            State::Active | State::Ended | State::Closed => {
+                self.launched(&mut op, &mut b, state)?;
+            }
+            _ => unreachable!("seed makes no other state"),
+        }
+        // Store everything of this operation.
+        tx.insert_op(&op)?;
+        for (at, kind, msg) in b.events.drain(..) {
+            tx.event(&op.id, at, kind, msg)?;
+            self.report.events += 1;
+        }
+        for p in &b.payouts {
+            tx.put_payout(p)?;
+            self.report.payouts += 1;
+        }
+        self.report.deposits += b.account.incoming.iter().map(|t| t.amount).sum::<Pico>();
+        tx.sandbox_put(&format!("wallet/acct/{index:08}"), &b.account)?;
+        if state == State::Active {
+            self.cloud_and_health(tx, &op)?;
+        }
+        self.report.operations += 1;
+        if let Some(c) = self.counts.iter_mut().find(|(s, _)| *s == state) {
+            c.1 += 1;
+        }
+        Ok(())
+    }
+
+    /// An operation that was funded and launched; `state` says how it stands now.
+    fn launched(
+        &mut self,
+        op: &mut Operation,
+        b: &mut Books,
+        state: State,
+    ) -> Result<(), StoreError> {
+        let now = self.now;
+        let every = self.every;
+        let periods = 2 + self.rng.below(5) as i64; // 2..=6 payouts
+        let price = self.price();
+        // Work backwards from when billing stopped (or stands now).
+        let billed_until = match state {
+            State::Active => now - self.rng.range(0, self.due_every),
+            _ => now - self.rng.range(86_400, 60 * 86_400),
+        };
+        let launched = billed_until - periods * every;
+        let funded = launched - self.rng.range(240, 1_200);
+        let seen = funded - self.rng.range(120, 900);
+        let created = seen - self.rng.range(300, 86_400);
+        op.created_at = created;
+        op.funds_seen = true;
+        let codename = op.codename.clone();
+        b.events.push((
+            created,
+            EventKind::Created,
+            format!("Operation {codename} opened in {}.", op.region),
+        ));
+        // What the hosting costs over the node's life.
+        let secs = u64::try_from(every).unwrap_or(10_800);
+        let per_period = due_pico(secs, COST, price);
+        let hosting = per_period * periods as u64 + FEE * periods as u64;
+        let spare = match state {
+            // Enough for days more.
+            State::Active => per_period * (8 + self.rng.below(40)) + self.rng.below(XMR / 10),
+            // Not enough for the next period.
+            _ => self.rng.below(per_period / 2) + FEE * 2,
+        };
+        let deposit = hosting + spare;
+        // One or two transfers.
+        let first = if self.rng.below(4) == 0 {
+            deposit / 3
+        } else {
+            deposit
+        };
+        let txid = self.rng.hex(32);
+        b.account.incoming.push(SbIn {
+            txid,
+            amount: first,
+            at: seen,
+        });
+        b.events.push((
+            seen,
+            EventKind::FundsSeen,
+            format!("Payment of {} XMR seen (in the pool).", format_xmr(first)),
+        ));
+        if first < deposit {
+            let at = seen + self.rng.range(60, 600);
+            b.account.incoming.push(SbIn {
+                txid: self.rng.hex(32),
+                amount: deposit - first,
+                at,
+            });
+            b.events.push((
+                at,
+                EventKind::FundsSeen,
+                format!(
+                    "Payment of {} XMR seen (in the pool).",
+                    format_xmr(deposit - first)
+                ),
+            ));
+        }
+        b.events.push((
+            funded,
+            EventKind::Funded,
+            format!("Funded: {} XMR unlocked.", format_xmr(deposit)),
+        ));
+        for (step, msg) in [
+            (30, "Volume created."),
+            (60, "Droplet created."),
+            (90, "Droplet addresses known."),
+            (120, "DNS records created."),
+        ] {
+            b.events.push((
+                (funded + step).min(launched - 1),
+                EventKind::LaunchStep,
+                msg.into(),
+            ));
+        }
+        b.events.push((
+            launched,
+            EventKind::Launched,
+            format!("Node launched: {codename}.node."),
+        ));
+        if state == State::Active {
+            b.events.push((
+                launched + 600,
+                EventKind::NodeReport,
+                "Node reported: synchronized.".into(),
+            ));
+        }
+        op.launched_at = Some(launched);
+        op.billed_until = Some(billed_until);
+        for k in 1..=periods {
+            let at = launched + k * every + self.rng.range(5, 120);
+            let hash = self.rng.hex(32);
+            let is_final = state != State::Active && k == periods;
+            b.account.outgoing.push(SbOut {
+                txid: hash.clone(),
+                to: self.payout_to.clone(),
+                amount: per_period,
+                fee: FEE,
+                at,
+            });
+            b.events.push((
+                at,
+                EventKind::Payout,
+                format!(
+                    "Paid {} XMR for {} of hosting (tx {}).",
+                    format_xmr(per_period),
+                    crate::clock::duration(secs),
+                    &hash[..12]
+                ),
+            ));
+            b.payouts.push(Payout {
+                op_id: op.id.clone(),
+                seq: k as u64,
+                at,
+                seconds: secs,
+                cost_per_hour: COST,
+                price,
+                amount: per_period,
+                fee: FEE,
+                tx_hash: hash,
+                tx_metadata: String::new(),
+                status: PayoutStatus::Relayed,
+                is_final,
+                kind: PayoutKind::Hosting,
+            });
+        }
+        let last = launched + periods * every + 130;
+        match state {
+            State::Active => {
+                op.state = State::Active;
+                op.state_since = launched;
+                op.launch_step = Some(LaunchStep::Done);
+                op.node_reports = vec![
+                    (launched - 60, "cloud-init started".into()),
+                    (launched - 20, "monerod started".into()),
+                    (launched + 600, "synchronized".into()),
+                ];
+                if self.rng.below(5) == 0 {
+                    op.onion = Some(format!("{}.onion", self.rng.hex(28)));
+                }
+            }
+            State::Ended | State::Closed => {
+                b.events.push((
+                    last,
+                    EventKind::LowFunds,
+                    "The balance no longer covers the next period.".into(),
+                ));
+                b.events.push((
+                    last + 5,
+                    EventKind::Ended,
+                    "Ended: the money ran out; the node, its volume and DNS records were destroyed. Refill to relaunch.".into(),
+                ));
+                op.state = State::Ended;
+                op.state_since = last + 5;
+                if state == State::Closed {
+                    let left = spare;
+                    let to = op
+                        .refund_address
+                        .clone()
+                        .unwrap_or_else(|| self.payout_to.clone());
+                    if left > FEE {
+                        let hash = self.rng.hex(32);
+                        let at = last + 3_600;
+                        b.account.outgoing.push(SbOut {
+                            txid: hash.clone(),
+                            to,
+                            amount: left - FEE,
+                            fee: FEE,
+                            at,
+                        });
+                        b.events.push((
+                            at,
+                            EventKind::Refund,
+                            format!(
+                                "Refunded {} XMR to the refund address (tx {}).",
+                                format_xmr(left - FEE),
+                                &hash[..12]
+                            ),
+                        ));
+                        b.payouts.push(Payout {
+                            op_id: op.id.clone(),
+                            seq: periods as u64 + 1,
+                            at,
+                            seconds: 0,
+                            cost_per_hour: COST,
+                            price,
+                            amount: left - FEE,
+                            fee: FEE,
+                            tx_hash: hash,
+                            tx_metadata: String::new(),
+                            status: PayoutStatus::Relayed,
+                            is_final: true,
+                            kind: PayoutKind::Refund,
+                        });
+                    }
+                    b.events.push((
+                        last + 3_700,
+                        EventKind::Closed,
+                        "Closed: what was left went back to the visitor.".into(),
+                    ));
+                    op.state = State::Closed;
+                    op.state_since = last + 3_700;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The droplet, volume and DNS records of an active node, and its health history.
+    fn cloud_and_health(&mut self, tx: &mut Tx, op: &Operation) -> Result<(), StoreError> {
+        let launched = op.launched_at.unwrap_or(op.created_at);
+        let vol = self.cloud_id();
+        let did = self.cloud_id();
+        let (a, aaaa) = (self.cloud_id(), self.cloud_id());
+        let ipv4 = format!("198.51.{}.{}", (did / 250) % 250, did % 250 + 1);
+        let ipv6 = format!("2001:db8::{did:x}");
+        let tags = vec!["nodecannon".to_string(), op.tag()];
+        let volume = Volume {
+            id: format!("vol-{vol}"),
+            name: op.volume_name(),
+            region: op.region.clone(),
+            size_gb: self.storage_gb,
+            tags: tags.clone(),
+            created_at: launched - 150,
+            droplet_ids: vec![did],
+        };
+        tx.sandbox_put(&format!("cloud/volume/{}", volume.id), &volume)?;
+        let droplet = Droplet {
+            id: did,
+            name: op.codename.clone(),
+            region: op.region.clone(),
+            status: "active".into(),
+            ipv4: Some(ipv4.clone()),
+            ipv6: Some(ipv6.clone()),
+            tags,
+            created_at: launched - 120,
+        };
+        tx.sandbox_put(&format!("cloud/droplet/{did:012}"), &droplet)?;
+        let name = format!("{}.node", op.codename);
+        for (id, kind, data) in [(a, "A", &ipv4), (aaaa, "AAAA", &ipv6)] {
+            let r = Record {
+                id,
+                kind: kind.into(),
+                name: name.clone(),
+                data: data.clone(),
+            };
+            tx.sandbox_put(&format!("cloud/record/{id:012}"), &r)?;
+        }
+        let mut op = op.clone();
+        op.resources = Resources {
+            volume_id: Some(volume.id),
+            droplet_id: Some(did),
+            ipv4: Some(ipv4),
+            ipv6: Some(ipv6),
+            dns_records: vec![a, aaaa],
+        };
+        // The operation's events were appended in this transaction already.
+        tx.put_op(&op)?;
+        self.report.droplets += 1;
+        // Health: one sample every 5 minutes up to now.
+        let last = self.now - self.rng.range(0, 300);
+        let n = self.health_samples;
+        for k in 0..n {
+            let at = last - 300 * (n - 1 - k) as i64;
+            if at < launched {
+                continue;
+            }
+            let target = 3_000_000 + (at.max(0) / 120) as u64 % 1_000_000;
+            let up = at - launched;
+            let synced = up >= 600;
+            let reachable = self.rng.below(50) != 0;
+            let height = if synced {
+                target
+            } else {
+                target * u64::try_from(up).unwrap_or(0) / 600
+            };
+            let s = HealthSample {
+                at,
+                reachable,
+                height: if reachable { height } else { 0 },
+                target_height: if reachable { target } else { 0 },
+                synchronized: reachable && synced,
+                peers_in: if reachable {
+                    (up / 60).min(24) as u32
+                } else {
+                    0
+                },
+                peers_out: if reachable { 12 } else { 0 },
+                database_size: if reachable {
+                    40_000_000_000 * height / target.max(1)
+                } else {
+                    0
+                },
+                status: if reachable {
+                    "OK".into()
+                } else {
+                    "connection timed out".into()
+                },
+            };
+            tx.add_health(&op.id, &s, crate::jobs::health::HISTORY)?;
+            self.report.health += 1;
+        }
+        Ok(())
+    }
+}
