@@ -41,6 +41,10 @@ pub struct Caches {
     cloud_failures: Cache<String, CloudError>,
     /// Latest `get_info` of each node, by operation id; written by the health job only.
     pub node_info: Cache<String, NodeSeen>,
+    /// The node list of the index and `/api/nodes`, built at most every few
+    /// seconds (not per request: it reads every operation); jobs, new
+    /// operations and node reports invalidate it.
+    pub node_rows: Cache<(), Arc<Vec<crate::web::views::index::NodeRow>>>,
     /// The best height the nodes reported in the health job's last pass.
     pub best_height: std::sync::atomic::AtomicU64,
     /// Where hits and misses are counted (the app's metrics once built).
@@ -85,6 +89,7 @@ impl Default for Caches {
             regions_good: Cache::builder().build(),
             cloud_failures: Cache::builder().time_to_live(ttl(30)).build(),
             node_info: Cache::builder().max_capacity(100_000).build(),
+            node_rows: Cache::builder().time_to_live(ttl(5)).build(),
             best_height: Default::default(),
             wallet_probe: Default::default(),
             metrics: Default::default(),

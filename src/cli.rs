@@ -599,7 +599,7 @@ async fn dev_seed(
     if !config.sandbox {
         return Err(Failure::Usage(SeedError::NotSandbox.to_string()));
     }
-    let now = now.unwrap_or_else(|| chrono::Utc::now().timestamp());
+    let now = now.unwrap_or_else(|| crate::clock::Clock::now(&crate::clock::SystemClock));
     let opts = SeedOptions {
         operations,
         active,

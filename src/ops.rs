@@ -225,6 +225,7 @@ pub async fn create(st: &AppState, form: &LaunchForm) -> Result<Operation, AppEr
             e => e.into(),
         })?;
     tracing::info!(op = %op.id, codename = %op.codename, "operation opened");
+    st.cache.node_rows.invalidate_all();
     Ok(op)
 }
 

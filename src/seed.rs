@@ -4,7 +4,7 @@
 //! consistent appliance. Sandbox only; money balances to the piconero
 //! (deposits = payouts + fees + refunds + balance).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -156,7 +156,7 @@ impl Rng {
 
 /// Seeds `store` (which must hold no operation). Blocking; run off the executor.
 pub fn seed(store: &Store, config: &Config, o: &SeedOptions) -> Result<SeedReport, SeedError> {
-    let started = Instant::now();
+    let started = crate::clock::Stopwatch::start();
     if !config.sandbox {
         return Err(SeedError::NotSandbox);
     }
@@ -204,7 +204,7 @@ pub fn seed(store: &Store, config: &Config, o: &SeedOptions) -> Result<SeedRepor
     }
     let mut report = g.report;
     report.by_state = g.counts;
-    report.elapsed = started.elapsed();
+    report.elapsed = Duration::from_secs_f64(started.secs());
     Ok(report)
 }
 

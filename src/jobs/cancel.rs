@@ -80,5 +80,6 @@ pub async fn cancel(st: &AppState, op: &Operation) -> Result<Operation, AppError
     if let Err(e) = refund(st, &op).await {
         tracing::warn!(op = %op.id, error = %e, "refund after cancel failed; the payout pass retries");
     }
+    st.cache.node_rows.invalidate_all();
     crate::ops::get(st, &op.id).await
 }

@@ -148,6 +148,7 @@ async fn run_held(st: &AppState, job: Job, dry_run: bool) -> Result<Outcome, App
     let ok = result.is_ok() && out.errors.is_empty();
     st.metrics.job_run(job.name(), ok);
     st.metrics.job_duration(job.name(), watch.secs());
+    st.cache.node_rows.invalidate_all();
     if !dry_run {
         let rec = JobRecord {
             last_run: st.now(),

@@ -57,8 +57,19 @@ pub fn best_height(st: &AppState) -> u64 {
         .load(std::sync::atomic::Ordering::Relaxed)
 }
 
-/// Launched nodes with their cached status, newest first. Never probes.
-pub async fn node_rows(st: &AppState) -> Result<Vec<NodeRow>, AppError> {
+/// Launched nodes with their cached status, newest first. Never probes;
+/// built at most every 5 s (concurrent requests share one build).
+pub async fn node_rows(st: &AppState) -> Result<std::sync::Arc<Vec<NodeRow>>, AppError> {
+    st.cache
+        .node_rows
+        .try_get_with((), async {
+            build_node_rows(st).await.map(std::sync::Arc::new)
+        })
+        .await
+        .map_err(|e| AppError::Unavailable(e.to_string()))
+}
+
+async fn build_node_rows(st: &AppState) -> Result<Vec<NodeRow>, AppError> {
     let now = st.now();
     let mut ops = st
         .store
@@ -109,7 +120,7 @@ pub async fn node_rows(st: &AppState) -> Result<Vec<NodeRow>, AppError> {
 
 /// `GET /api/nodes`.
 pub async fn nodes(State(st): State<AppState>) -> Result<Json<Vec<NodeRow>>, ApiError> {
-    Ok(Json(node_rows(&st).await?))
+    Ok(Json(node_rows(&st).await?.as_ref().clone()))
 }
 
 /// `GET /api/info/{codename}`: the node's last `get_info` and status, from
@@ -226,6 +237,7 @@ pub async fn report(
         Ok(())
     })
     .await?;
+    st.cache.node_rows.invalidate_all();
     Ok(StatusCode::NO_CONTENT)
 }
 
