@@ -93,14 +93,7 @@ const XMR: Pico = 1_000_000_000_000;
 const REGIONS: [&str; 8] = [
     "ams3", "fra1", "lon1", "nyc3", "sfo3", "sgp1", "syd1", "tor1",
 ];
-const ADJECTIVES: [&str; 16] = [
-    "brave", "calm", "swift", "quiet", "bold", "lucky", "sunny", "amber", "silent", "rapid",
-    "noble", "cosmic", "gentle", "iron", "lunar", "stellar",
-];
-const NOUNS: [&str; 16] = [
-    "falcon", "otter", "comet", "harbor", "cedar", "lynx", "orbit", "meadow", "beacon", "heron",
-    "summit", "nebula", "willow", "badger", "quasar", "fjord",
-];
+use crate::domain::codename::{ADJECTIVES, NOUNS};
 
 // The sandbox wallet's stored shapes (`src/sandbox/wallet.rs`), mirrored.
 #[derive(Serialize)]

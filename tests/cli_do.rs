@@ -5,8 +5,7 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::Path;
 
 use nodecannon::clients::Cloud;
 use nodecannon::clients::cloud::VolumeSpec;
@@ -17,22 +16,7 @@ const PUBKEY: &str =
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx5dVxRqGfOqjUcRUIqFDlj2LqB1cYxF0NQ6ZyJrH1h op@laptop";
 const KEYS: &str = "/v2/account/keys";
 
-/// What a run of the binary left behind.
-#[derive(Debug)]
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn all(&self) -> String {
-        format!(
-            "exit {:?}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
+use support::Run;
 
 /// A port nothing listens on (bound, then released).
 fn closed_port() -> u16 {
@@ -55,31 +39,9 @@ fn real_env(fake: &FakeDo, dir: &Path, token: &str, wallet_port: u16) -> Vec<(St
     .collect()
 }
 
-/// Runs the binary with only PATH and `env`, in `dir` (so no `./.env` is read),
-/// off the runtime that serves the fake.
+/// Runs the binary with only PATH and `env`, in `dir`.
 async fn nodecannon(dir: &Path, env: &[(String, String)], args: &[&str]) -> Run {
-    let dir: PathBuf = dir.to_path_buf();
-    let env = env.to_vec();
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    let child = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_nodecannon"))
-            .args(&args)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .envs(env)
-            .current_dir(dir)
-            .output()
-            .unwrap()
-    });
-    let out = tokio::time::timeout(Duration::from_secs(120), child)
-        .await
-        .expect("nodecannon did not finish in 120 s")
-        .unwrap();
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    support::run_binary(dir, env, args).await
 }
 
 #[tokio::test]

@@ -12,9 +12,8 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use nodecannon::app::AppState;
 use nodecannon::clock::ManualClock;
@@ -180,33 +179,10 @@ impl Install {
     }
 }
 
-/// Runs the binary with only PATH and `env`, in `dir` (no `./.env` is read),
-/// off the runtime that serves the fakes. Returns the exit code and output.
+/// Runs the binary in `dir` with only PATH and `env`; exit code and output.
 async fn nodecannon(dir: &Path, env: &[(String, String)], args: &[&str]) -> (Option<i32>, String) {
-    let dir: PathBuf = dir.to_path_buf();
-    let env = env.to_vec();
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    let child = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_nodecannon"))
-            .args(&args)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .envs(env)
-            .current_dir(dir)
-            .output()
-            .unwrap()
-    });
-    let out = tokio::time::timeout(Duration::from_secs(180), child)
-        .await
-        .expect("nodecannon did not finish in 180 s")
-        .unwrap();
-    let all = format!(
-        "exit {:?}\n--- stdout\n{}--- stderr\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code(), all)
+    let r = support::run_binary(dir, env, args).await;
+    (r.code, r.all())
 }
 
 /// What each run checks about the cloud: exactly the resources of a running

@@ -5,46 +5,21 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::time::Duration;
 
 use nodecannon::domain::state::State;
 use support::START;
 
 const PAYOUT: &str = "4BGWfekEQCkjpFKevfkKcH9xEPkQgvaApe9joPaXqj4fVDpv1rDufyUZMEPuVGkjhEWvUjPJZyajW2tbSTvo6Udo23TeuuC";
 
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
+use support::Run;
 
-/// Runs the binary with only PATH and `env`, in `dir` (so no `./.env` is read).
+/// Runs the binary in `dir` with only PATH and `env`.
 async fn nodecannon(dir: &Path, env: &[(&str, String)], args: &[&str]) -> Run {
-    let dir = dir.to_path_buf();
     let env: Vec<(String, String)> = env
         .iter()
         .map(|(k, v)| (k.to_string(), v.clone()))
         .collect();
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    let child = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_nodecannon"))
-            .args(&args)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .envs(env)
-            .current_dir(dir)
-            .output()
-            .unwrap()
-    });
-    let out = tokio::time::timeout(Duration::from_secs(120), child)
-        .await
-        .expect("nodecannon did not finish in 120 s")
-        .unwrap();
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    support::run_binary(dir, &env, args).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -27,11 +27,13 @@ pub fn parse(input: &str) -> Result<String, String> {
     Ok(name)
 }
 
-const ADJECTIVES: [&str; 16] = [
+/// First words of suggested codenames (the dev seed uses them too).
+pub const ADJECTIVES: [&str; 16] = [
     "brave", "calm", "swift", "quiet", "bold", "lucky", "sunny", "amber", "silent", "rapid",
     "noble", "cosmic", "gentle", "iron", "lunar", "stellar",
 ];
-const NOUNS: [&str; 16] = [
+/// Second words of suggested codenames.
+pub const NOUNS: [&str; 16] = [
     "falcon", "otter", "comet", "harbor", "cedar", "lynx", "orbit", "meadow", "beacon", "heron",
     "summit", "nebula", "willow", "badger", "quasar", "fjord",
 ];

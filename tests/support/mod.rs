@@ -27,6 +27,51 @@ pub fn with_csrf(body: &str) -> String {
     }
 }
 
+/// What a run of the built binary left behind.
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Exit code and both outputs, for assertion messages.
+    pub fn all(&self) -> String {
+        format!(
+            "exit {:?}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs the built binary with only PATH and `env`, in `dir` (so no `./.env`
+/// is read), off the runtime that serves the test's fakes; 180 s at most.
+pub async fn run_binary(dir: &std::path::Path, env: &[(String, String)], args: &[&str]) -> Run {
+    let dir = dir.to_path_buf();
+    let env = env.to_vec();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let child = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_nodecannon"))
+            .args(&args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(env)
+            .current_dir(dir)
+            .output()
+            .unwrap()
+    });
+    let out = tokio::time::timeout(std::time::Duration::from_secs(180), child)
+        .await
+        .expect("nodecannon did not finish in 180 s")
+        .unwrap();
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
 /// 2026-01-01T00:00:00Z: tests start here and move forward.
 pub const START: i64 = 1_767_225_600;
 
