@@ -344,8 +344,22 @@ impl TestApp {
         if let Some(t) = self.task.take() {
             t.await.unwrap().unwrap();
         }
-        let TestApp { dir, state, .. } = self;
+        let TestApp {
+            dir, state, http, ..
+        } = self;
+        drop(http);
         drop(state);
+        // A connection task of the stopped server may still hold the app (and
+        // so the database's lock) for a moment: wait until the file opens.
+        for _ in 0..200 {
+            match nodecannon::store::Store::open(dir.path(), START) {
+                Ok(store) => {
+                    drop(store);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+            }
+        }
         dir
     }
 }
