@@ -63,7 +63,7 @@ async fn every_kind_of_response_carries_the_security_headers() {
     }
     // A handler's own headers stay (the asset's cache header beside them).
     let (_, h) = head(&app, "/static/style.css").await;
-    assert_eq!(header(&h, "cache-control"), Some("public, max-age=604800"));
+    assert_eq!(header(&h, "cache-control"), Some("public, max-age=3600"));
 }
 
 #[tokio::test]

@@ -33,6 +33,7 @@ pub fn router(st: AppState) -> Router {
             get(public::launchpad_form).post(public::launchpad_submit),
         )
         .route("/info", get(public::info))
+        .route("/robots.txt", get(routes::robots))
         .route("/status", get(api::status))
         .route("/metrics", get(api::metrics))
         .route("/operation/{id}", get(operation::show))
@@ -76,6 +77,11 @@ pub fn router(st: AppState) -> Router {
             st.clone(),
             count_request,
         ))
+        // gzip when the client accepts it: pages, CSS, SVG, JSON, Atom and text
+        // (the default predicate skips bodies under 32 bytes and raster images),
+        // with `Vary: Accept-Encoding`. Forms mask their CSRF token per
+        // response (`csrf::field`) so compression leaks nothing of it (BREACH).
+        .layer(tower_http::compression::CompressionLayer::new())
         .with_state(st)
 }
 

@@ -24,6 +24,22 @@ pub fn chrome(st: &AppState, refresh: Option<u32>) -> Chrome {
     }
 }
 
+/// `GET /robots.txt`: operation pages are reached by their link, not by a
+/// search engine, and the admin area is nobody's business. (Also the
+/// cheapest route of the binary: the benchmark's ceiling.)
+pub async fn robots() -> ([(axum::http::HeaderName, &'static str); 2], &'static str) {
+    (
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; charset=utf-8",
+            ),
+            (axum::http::header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        "User-agent: *\nDisallow: /operation/\nDisallow: /admin\nDisallow: /stats\nDisallow: /sandbox/\n",
+    )
+}
+
 /// An error as an HTML page of this app.
 pub fn page_err(st: &AppState, e: impl Into<AppError>) -> Page {
     Page::new(chrome(st, None), e.into())

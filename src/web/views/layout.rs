@@ -2,6 +2,9 @@
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
+/// The versioned URL of an embedded asset (`/static/<path>?v=<hash>`).
+pub use crate::web::routes::assets::url as asset_url;
+
 /// What every page shows around its content.
 #[derive(Debug, Clone)]
 pub struct Chrome {
@@ -23,8 +26,8 @@ pub fn page(c: &Chrome, title: &str, content: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 @if let Some(s) = c.refresh { meta http-equiv="refresh" content=(s); }
                 title { (title) " · " (c.site_name) }
-                link rel="stylesheet" href="/static/style.css";
-                link rel="icon" href="/static/favicon.png" type="image/png";
+                link rel="stylesheet" href=(asset_url("style.css"));
+                link rel="icon" href=(asset_url("favicon.png")) type="image/png";
             }
             body {
                 @if c.sandbox {
@@ -36,7 +39,7 @@ pub fn page(c: &Chrome, title: &str, content: Markup) -> Markup {
                     div.price-banner role="note" { (n) }
                 }
                 header.top {
-                    a.brand href="/" { img src="/static/logo.png" alt="" width="28" height="28"; (c.site_name) }
+                    a.brand href="/" { img src=(asset_url("logo.png")) alt="" width="28" height="28"; (c.site_name) }
                     nav {
                         a href="/" { "Nodes" }
                         a href="/launchpad" { "Launch a node" }
@@ -66,4 +69,27 @@ pub fn row(label: &str, value: Markup) -> Markup {
 /// Non-breaking join for short values.
 pub fn nbsp() -> Markup {
     PreEscaped("&nbsp;".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_links_its_assets_by_version() {
+        let c = Chrome {
+            site_name: "nodecannon".into(),
+            sandbox: false,
+            refresh: None,
+            price_notice: None,
+        };
+        let html = page(&c, "t", html! {}).into_string();
+        for name in ["style.css", "favicon.png", "logo.png"] {
+            assert!(
+                html.contains(&format!("\"/static/{name}?v=")),
+                "{name}: {html}"
+            );
+        }
+        assert!(!html.contains(".css\""), "{html}");
+    }
 }
