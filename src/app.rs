@@ -41,6 +41,8 @@ pub struct AppState {
     pub scheduler_running: Arc<std::sync::atomic::AtomicBool>,
     /// Set when the wallet does not match the store: why money must not move.
     pub money_block: Arc<std::sync::RwLock<Option<String>>>,
+    /// Wallet checks one at a time, so a slow one never overwrites a newer verdict.
+    pub wallet_check: Arc<tokio::sync::Mutex<()>>,
     /// Rate limits of the launchpad and of admin logins.
     pub limits: Arc<crate::web::limits::Limits>,
     /// Opening operations one at a time, so `MAX_AWAITING_FUNDS` holds under
@@ -197,6 +199,7 @@ impl AppState {
             job_lock: Default::default(),
             scheduler_running: Default::default(),
             money_block: Default::default(),
+            wallet_check: Default::default(),
             limits,
             launchpad_lock: Default::default(),
             failpoints: Default::default(),
@@ -239,31 +242,32 @@ impl AppState {
     /// stored address. On a mismatch, jobs that move money are refused and
     /// `/status` says why; the log too.
     pub async fn check_wallet_accounts(&self) -> Result<(), String> {
+        let _one = self.wallet_check.lock().await;
         let accounts = self
             .wallet
             .accounts()
             .await
             .map_err(|e| format!("cannot list the wallet's accounts: {e}"));
-        let ops = self.store.operations().map_err(|e| e.to_string());
-        let verdict = match (accounts, ops) {
-            (Err(e), _) | (_, Err(e)) => Err(e),
-            (Ok(accounts), Ok(ops)) => {
-                let bad: Vec<String> = ops
-                    .iter()
-                    .filter(|o| {
-                        !accounts
-                            .iter()
-                            .any(|a| a.index == o.account_index && a.address == o.address)
-                    })
-                    .map(|o| format!("{} (account {})", o.codename, o.account_index))
-                    .collect();
-                if bad.is_empty() {
-                    Ok(())
-                } else {
-                    Err(format!(
+        let verdict = match accounts {
+            Err(e) => Err(e),
+            Ok(accounts) => {
+                // Every stored operation's account must be in the wallet with
+                // its address (one pass over the store, nothing kept but names).
+                let held: std::collections::HashMap<u32, String> =
+                    accounts.into_iter().map(|a| (a.index, a.address)).collect();
+                let mut bad = Vec::new();
+                let read = self.store.each_operation(|o| {
+                    if held.get(&o.account_index) != Some(&o.address) {
+                        bad.push(format!("{} (account {})", o.codename, o.account_index));
+                    }
+                });
+                match read {
+                    Err(e) => Err(e.to_string()),
+                    Ok(()) if bad.is_empty() => Ok(()),
+                    Ok(()) => Err(format!(
                         "the wallet does not hold the accounts the store knows for {}; is this the right wallet file? Jobs that move money are stopped.",
                         bad.join(", ")
-                    ))
+                    )),
                 }
             }
         };

@@ -44,14 +44,77 @@ pub struct Caches {
     /// The node list of the index and `/api/nodes`, built at most every few
     /// seconds (not per request: it reads every operation); jobs, new
     /// operations and node reports invalidate it.
-    pub node_rows: Cache<(), Arc<Vec<crate::web::views::index::NodeRow>>>,
+    pub node_rows: Cache<(), Arc<NodeList>>,
+    /// What operation pages read from the store, keyed by the id or codename
+    /// asked for and the store's generation (a write makes new keys; old ones
+    /// age out).
+    pub op_views: Cache<(String, u64), Arc<crate::ops::OpView>>,
     /// The best height the nodes reported in the health job's last pass.
     pub best_height: std::sync::atomic::AtomicU64,
+    /// The index's strip of each node's last probes, by operation id: read
+    /// from the store once, dropped when the health job writes a probe.
+    pub probe_strips: Cache<String, crate::web::views::index::ProbeStrip>,
     /// Where hits and misses are counted (the app's metrics once built).
     metrics: std::sync::OnceLock<Arc<crate::metrics::Metrics>>,
     /// `/status`'s last live check of the wallet (app clock time, outcome).
     pub wallet_probe: tokio::sync::Mutex<Option<(Timestamp, Result<(), String>)>>,
 }
+
+/// The node list of the index and `/api/nodes`, with its JSON made once.
+#[derive(Debug, Default)]
+pub struct NodeList {
+    rows: Vec<crate::web::views::index::NodeRow>,
+    json: std::sync::OnceLock<bytes::Bytes>,
+    gzip: std::sync::OnceLock<bytes::Bytes>,
+}
+
+impl NodeList {
+    /// The list.
+    pub fn new(rows: Vec<crate::web::views::index::NodeRow>) -> Self {
+        Self {
+            rows,
+            json: Default::default(),
+            gzip: Default::default(),
+        }
+    }
+    /// [`NodeList::json`] gzip-compressed, also made once (a thousand nodes
+    /// are about 400 KB of JSON, 30 KB compressed).
+    pub fn json_gzip(&self) -> bytes::Bytes {
+        self.gzip
+            .get_or_init(|| {
+                use std::io::Write;
+                let mut z =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                let json = self.json();
+                match z.write_all(&json).and_then(|()| z.finish()) {
+                    Ok(v) => bytes::Bytes::from(v),
+                    // Writing to memory does not fail; an empty body would be worse.
+                    Err(_) => json,
+                }
+            })
+            .clone()
+    }
+    /// The list as JSON (`/api/nodes`), serialised on first use only.
+    pub fn json(&self) -> bytes::Bytes {
+        self.json
+            .get_or_init(|| {
+                serde_json::to_vec(&self.rows)
+                    .map(bytes::Bytes::from)
+                    .unwrap_or_else(|_| bytes::Bytes::from_static(b"[]"))
+            })
+            .clone()
+    }
+}
+
+impl std::ops::Deref for NodeList {
+    type Target = Vec<crate::web::views::index::NodeRow>;
+    fn deref(&self) -> &Self::Target {
+        &self.rows
+    }
+}
+
+/// About how many bytes of operation views stay cached (by their weight).
+pub const OP_VIEWS_BYTES: u64 = 8 * 1024 * 1024;
 
 /// Seconds (app clock) between two live checks of the wallet by `/status`.
 pub const STATUS_PROBE_SECS: i64 = 10;
@@ -90,8 +153,17 @@ impl Default for Caches {
             cloud_failures: Cache::builder().time_to_live(ttl(30)).build(),
             node_info: Cache::builder().max_capacity(100_000).build(),
             node_rows: Cache::builder().time_to_live(ttl(5)).build(),
+            op_views: Cache::builder()
+                .max_capacity(OP_VIEWS_BYTES)
+                .weigher(|_, v: &Arc<crate::ops::OpView>| v.weight())
+                .time_to_live(ttl(600))
+                .build(),
             best_height: Default::default(),
             wallet_probe: Default::default(),
+            probe_strips: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(ttl(600))
+                .build(),
             metrics: Default::default(),
         }
     }

@@ -50,6 +50,28 @@ impl AppError {
     }
 }
 
+impl AppError {
+    /// A copy of an error shared by coalesced requests (a cache load), with
+    /// the same status and words.
+    pub fn copied(&self) -> AppError {
+        match self {
+            AppError::BadInput(m) => AppError::BadInput(m.clone()),
+            AppError::NotFound(m) => AppError::NotFound(m.clone()),
+            AppError::Forbidden(m) => AppError::Forbidden(m.clone()),
+            AppError::Unauthorized(m) => AppError::Unauthorized(m.clone()),
+            AppError::Conflict(m) => AppError::Conflict(m.clone()),
+            AppError::Unavailable(m) => AppError::Unavailable(m.clone()),
+            AppError::Store(StoreError::NotFound(m)) => {
+                AppError::Store(StoreError::NotFound(m.clone()))
+            }
+            AppError::Store(StoreError::CodenameTaken(c)) => {
+                AppError::Store(StoreError::CodenameTaken(c.clone()))
+            }
+            e @ (AppError::Store(_) | AppError::Internal(_)) => AppError::Internal(e.to_string()),
+        }
+    }
+}
+
 impl From<WalletError> for AppError {
     fn from(e: WalletError) -> Self {
         match e {

@@ -173,10 +173,8 @@ pub async fn create(st: &AppState, form: &LaunchForm) -> Result<Operation, AppEr
         .store
         .run(move |s| {
             let awaiting = s
-                .operations()?
-                .iter()
-                .filter(|o| o.state == State::AwaitingFunds)
-                .count();
+                .operations_where(|o| o.state == State::AwaitingFunds)?
+                .len();
             Ok::<_, AppError>((s.codename_taken(&name)?, awaiting))
         })
         .await?;
@@ -240,6 +238,60 @@ pub async fn get(st: &AppState, id: &str) -> Result<Operation, AppError> {
                 "There is no operation {id:?}. Check the link you followed."
             ))
         })
+}
+
+/// What an operation's pages read from the store, as of one store generation.
+#[derive(Debug)]
+pub struct OpView {
+    pub op: Operation,
+    pub events: Vec<crate::domain::event::Event>,
+    pub payouts: Vec<crate::domain::payout::Payout>,
+    pub health: Vec<crate::store::HealthSample>,
+}
+
+impl OpView {
+    /// About how many bytes it holds (what the view cache weighs).
+    pub fn weight(&self) -> u32 {
+        let n = 2048
+            + self.events.len() * 256
+            + self.payouts.len() * 256
+            + self.health.len() * std::mem::size_of::<crate::store::HealthSample>();
+        u32::try_from(n).unwrap_or(u32::MAX)
+    }
+}
+
+/// An operation with its events, payouts and health history, by id or
+/// codename. Read once per store generation and shared by every view of it
+/// until the next write (concurrent first requests wait for one read).
+pub async fn view(st: &AppState, id: &str) -> Result<std::sync::Arc<OpView>, AppError> {
+    let key = (id.to_string(), st.store.generation());
+    let store = st.store.clone();
+    let id = id.to_string();
+    st.cache
+        .op_views
+        .try_get_with(key, async move {
+            let found = store
+                .run(move |s| {
+                    let Some(op) = s.find_operation(&id)? else {
+                        return Ok::<_, crate::store::StoreError>(Err(id));
+                    };
+                    Ok(Ok(OpView {
+                        events: s.events(&op.id)?,
+                        payouts: s.payouts(&op.id)?,
+                        health: s.health(&op.id)?,
+                        op,
+                    }))
+                })
+                .await
+                .map_err(AppError::from)?;
+            found.map(std::sync::Arc::new).map_err(|id| {
+                AppError::NotFound(format!(
+                    "There is no operation {id:?}. Check the link you followed."
+                ))
+            })
+        })
+        .await
+        .map_err(|e| e.copied())
 }
 
 /// One line of `ops list` and of the admin API.

@@ -1,5 +1,6 @@
-//! Starting the whole appliance: warm what pages need, start the scheduler,
-//! serve until shutdown, then let a running job pass finish.
+//! Starting the whole appliance: check the wallet and warm what pages need
+//! (beside serving), start the scheduler, serve until shutdown, then let a
+//! running job pass finish.
 
 use std::future::Future;
 
@@ -24,12 +25,18 @@ pub async fn run_with(
     shutdown: impl Future<Output = ()> + Send + 'static,
     scheduler: bool,
 ) -> std::io::Result<()> {
-    if let Err(e) = st.check_wallet_accounts().await {
-        tracing::warn!("wallet check at start-up: {e}");
-    }
-    if let Err(e) = st.cache.refresh_fee(&st.wallet).await {
-        tracing::warn!(error = %e, "no fee estimate from the wallet yet; pages use the default");
-    }
+    // Pages are served while the wallet is checked against the store (its
+    // account list grows with every operation; a page needs neither): the
+    // jobs that move money check it again themselves before every pass.
+    let checking = st.clone();
+    tokio::spawn(async move {
+        if let Err(e) = checking.check_wallet_accounts().await {
+            tracing::warn!("wallet check at start-up: {e}");
+        }
+        if let Err(e) = checking.cache.refresh_fee(&checking.wallet).await {
+            tracing::warn!(error = %e, "no fee estimate from the wallet yet; pages use the default");
+        }
+    });
     let mut sched = match scheduler.then_some(()) {
         None => None,
         Some(()) => match crate::scheduler::start(&st).await {

@@ -5,12 +5,13 @@ mod support;
 use std::process::Command;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_hundred_concurrent_first_views_cause_one_wallet_call() {
+async fn five_hundred_concurrent_first_views_cause_one_wallet_call() {
+    const N: usize = 500;
     let app = support::start(&[]).await;
     let id = app.open("alpha").await;
     let before = app.state.metrics.client_calls("wallet");
-    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(100));
-    let tasks: Vec<_> = (0..100)
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(N));
+    let tasks: Vec<_> = (0..N)
         .map(|_| {
             let (http, url, barrier) = (
                 app.http.clone(),
@@ -27,6 +28,31 @@ async fn a_hundred_concurrent_first_views_cause_one_wallet_call() {
         assert_eq!(t.await.unwrap(), 200);
     }
     assert_eq!(app.state.metrics.client_calls("wallet") - before, 1);
+    // With a warm cache, page views make no client call at all.
+    let calls = || {
+        ["wallet", "cloud", "price", "node"]
+            .map(|c| app.state.metrics.client_calls(c))
+            .iter()
+            .sum::<u64>()
+    };
+    let warm = calls();
+    for path in [
+        format!("/operation/{id}"),
+        format!("/operation/{id}/payouts"),
+        "/".into(),
+        "/api/nodes".into(),
+        "/launchpad".into(),
+        "/info".into(),
+    ] {
+        for _ in 0..20 {
+            assert_eq!(app.get(&path).await.0, 200, "{path}");
+        }
+    }
+    assert_eq!(
+        calls(),
+        warm,
+        "client calls by page views with a warm cache"
+    );
     let (_, metrics) = app.get("/metrics").await;
     let line = metrics
         .lines()

@@ -80,6 +80,12 @@ async fn a_real_monerod_is_synced_then_unreachable_then_back_on_the_index_and_th
         index.contains("lighthouse.node.") && index.contains(">synced<"),
         "{index}"
     );
+    assert!(
+        index.contains("<div class=\"probes\"><svg viewBox=\"0 0 119 14\"")
+            && index.contains("role=\"img\" aria-label=\"First probe, ")
+            && index.contains("<small>first probe:\u{a0}answered</small>"),
+        "the index shows a strip of the node's probes and says it as text: {index}"
+    );
     let (_, page) = app.get(&format!("/operation/{id}")).await;
     assert!(page.contains("synced"), "the operation page shows it too");
     let history = app.state.store.health(&id).unwrap();
@@ -122,6 +128,35 @@ async fn a_real_monerod_is_synced_then_unreachable_then_back_on_the_index_and_th
     assert!(page.contains("<svg class=\"chart\""), "{page}");
     assert!(page.contains("Answered 2 of 4 probes (50 %)"), "{page}");
     assert!(page.contains("height 6 (100 % synced)"), "{page}");
+    // The index: the four probes on the right of its strip (two of them
+    // missed, in the status column's colours), and the same as text.
+    let (_, index) = app.get("/").await;
+    let missed = down_at + 60;
+    let day = |t| chrono::DateTime::from_timestamp(t, 0).map(|d| d.date_naive());
+    let missed_at = if day(missed) == day(missed + 60) {
+        chrono::DateTime::from_timestamp(missed, 0)
+            .map(|d| d.format("%H:%M UTC").to_string())
+            .unwrap_or_default()
+    } else {
+        nodecannon::clock::human(missed)
+    };
+    assert!(
+        index.contains(&format!(
+            "<small>first 4 probes: 2\u{a0}answered, <span>last missed {}</span></small>",
+            missed_at.replace(" UTC", "\u{a0}UTC")
+        )) && index.contains("2 synced, 2 no answer")
+            && index.contains("<path class=\"unreachable\" d=\"M105 0h4v14h-4zM110 0h4v14h-4z\"")
+            && index.contains("<path class=\"synced\" d=\"M100 0h4v14h-4zM115 0h4v14h-4z\""),
+        "{index}"
+    );
+    // A view leaves the strip cached (the next views read no history); the
+    // next probe drops it.
+    assert!(app.state.cache.probe_strips.get(&id).await.is_some());
+    app.advance(60);
+    app.run_job("health").await;
+    assert!(app.state.cache.probe_strips.get(&id).await.is_none());
+    let (_, index) = app.get("/").await;
+    assert!(index.contains("first 5 probes: 3\u{a0}answered"), "{index}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -100,6 +100,36 @@ async fn seeded_data_serves_pages_and_balances() {
     assert_eq!(code, 200);
     let nodes: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
     assert_eq!(nodes.len(), 200);
+    // Asked for gzip, the same list compressed once (not twice by the layer).
+    let r = app
+        .http
+        .get(app.url("/api/nodes"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-encoding"], "gzip");
+    let wire = r.bytes().await.unwrap();
+    let mut plain = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&wire[..]), &mut plain)
+        .unwrap();
+    assert_eq!(plain, body);
+    assert!(
+        wire.len() * 4 < body.len(),
+        "{} of {} bytes",
+        wire.len(),
+        body.len()
+    );
+    // A client that refuses gzip gets it plain.
+    let r = app
+        .http
+        .get(app.url("/api/nodes"))
+        .header("accept-encoding", "gzip;q=0, identity")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("content-encoding").is_none());
+    assert_eq!(r.text().await.unwrap(), body);
 
     // An active operation's page renders with its address; its droplet exists.
     let ops = app.state.store.operations().unwrap();

@@ -102,6 +102,8 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
                     .map_err(AppError::from)
             })
             .await?;
+        // The index's strip of this node's probes is read again on its next view.
+        st.cache.probe_strips.invalidate(&op.id).await;
     }
     if !out.dry_run {
         st.cache

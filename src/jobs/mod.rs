@@ -252,14 +252,7 @@ pub async fn ops_in(
     states: &'static [crate::domain::state::State],
 ) -> Result<Vec<Operation>, AppError> {
     st.store
-        .run(move |s| {
-            Ok::<_, AppError>(
-                s.operations()?
-                    .into_iter()
-                    .filter(|o| states.contains(&o.state))
-                    .collect(),
-            )
-        })
+        .run(move |s| Ok::<_, AppError>(s.operations_where(|o| states.contains(&o.state))?))
         .await
 }
 

@@ -242,15 +242,14 @@ impl Wallet for SandboxWallet {
         self.0.metrics.client_call("wallet");
         self.0
             .run(WalletError::Unreachable, |s| {
-                let all: Vec<SbAccount> = s.sandbox_scan("wallet/acct/").map_err(storage)?;
-                Ok(all
-                    .into_iter()
-                    .map(|a| Account {
+                s.sandbox_scan_map("wallet/acct/", |a: SbAccount| {
+                    Ok(Account {
                         index: a.index,
                         address: a.address,
                         label: a.label,
                     })
-                    .collect())
+                })
+                .map_err(storage)
             })
             .await
     }

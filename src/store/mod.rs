@@ -17,7 +17,7 @@ pub use tables::{HealthSample, JobRecord};
 pub use tx::Tx;
 
 /// The schema this build writes. Older stores are backed up, then migrated.
-pub const SCHEMA_VERSION: u64 = 3;
+pub const SCHEMA_VERSION: u64 = 4;
 
 /// What can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +86,9 @@ fn decode_json<T: serde::de::DeserializeOwned>(
 pub struct Store {
     db: Arc<Database>,
     path: PathBuf,
+    /// Bumped after every committed write: a view read at generation `g` is
+    /// still current while [`Store::generation`] is `g` (the page caches).
+    generation: Arc<std::sync::atomic::AtomicU64>,
     #[cfg(test)]
     fail_events: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -111,6 +114,7 @@ impl Store {
         Ok(Store {
             db: Arc::new(db),
             path,
+            generation: Default::default(),
             #[cfg(test)]
             fail_events: Default::default(),
         })
@@ -135,7 +139,15 @@ impl Store {
         tx.finish()?;
         drop(tx);
         txn.commit().map_err(StoreError::from)?;
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         Ok(out)
+    }
+
+    /// How many writes this process has committed: what a cached read of the
+    /// store is checked against (a read made at the same generation is current).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Runs blocking store work off the async executor.

@@ -26,16 +26,33 @@ fn scan<V: Codec>(
     t: &Table<V>,
     range: Option<(String, String)>,
 ) -> Result<Vec<V>> {
+    let mut out = Vec::new();
+    each(r, t, range, |_, v| {
+        out.push(v);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Calls `f` with each value of `t` (in `range`) in key order, one decoded
+/// value at a time: a scan that keeps only part of what it reads never holds
+/// the whole table in memory.
+fn each<V: Codec>(
+    r: &ReadTransaction,
+    t: &Table<V>,
+    range: Option<(String, String)>,
+    mut f: impl FnMut(&str, V) -> Result<()>,
+) -> Result<()> {
     let table = r.open_table(t.def)?;
     let iter = match &range {
         Some((a, b)) => table.range(a.as_str()..b.as_str())?,
         None => table.range::<&str>(..)?,
     };
-    iter.map(|item| {
+    for item in iter {
         let (k, v) = item?;
-        decode(t, k.value(), v.value())
-    })
-    .collect()
+        f(k.value(), decode(t, k.value(), v.value())?)?;
+    }
+    Ok(())
 }
 
 impl Store {
@@ -73,6 +90,50 @@ impl Store {
         let mut ops = scan(&self.read()?, &tables::OPERATIONS, None)?;
         ops.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         Ok(ops)
+    }
+
+    /// The operations `keep` accepts, oldest first (decoded one at a time;
+    /// the others are dropped as they are read).
+    pub fn operations_where(&self, keep: impl Fn(&Operation) -> bool) -> Result<Vec<Operation>> {
+        let mut ops = Vec::new();
+        each(&self.read()?, &tables::OPERATIONS, None, |_, o| {
+            if keep(&o) {
+                ops.push(o);
+            }
+            Ok(())
+        })?;
+        ops.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(ops)
+    }
+
+    /// The operations that run (or are launching) a node, oldest first: read
+    /// through their index, not by scanning every operation.
+    pub fn node_operations(&self) -> Result<Vec<Operation>> {
+        let r = self.read()?;
+        let ids = r.open_table(tables::NODES.def)?;
+        let all = r.open_table(tables::OPERATIONS.def)?;
+        let mut ops = Vec::new();
+        for item in ids.range::<&str>(..)? {
+            let (id, _) = item?;
+            if let Some(v) = all.get(id.value())? {
+                let op = decode(&tables::OPERATIONS, id.value(), v.value())?;
+                // The index is kept in the same write as the operation; this
+                // check only guards against a store edited by hand.
+                if op.state.has_node() {
+                    ops.push(op);
+                }
+            }
+        }
+        ops.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(ops)
+    }
+
+    /// Calls `f` with every operation, one at a time, in id order.
+    pub fn each_operation(&self, mut f: impl FnMut(&Operation)) -> Result<()> {
+        each(&self.read()?, &tables::OPERATIONS, None, |_, o| {
+            f(&o);
+            Ok(())
+        })
     }
 
     /// An operation's events, oldest first.
@@ -137,19 +198,31 @@ impl Store {
 
     /// Sandbox values whose keys start with `prefix`.
     pub fn sandbox_scan<T: serde::de::DeserializeOwned>(&self, prefix: &str) -> Result<Vec<T>> {
+        self.sandbox_scan_map(prefix, Ok)
+    }
+
+    /// Sandbox values whose keys start with `prefix`, each passed through `f`
+    /// as it is read (so only what `f` keeps stays in memory).
+    pub fn sandbox_scan_map<T: serde::de::DeserializeOwned, U>(
+        &self,
+        prefix: &str,
+        f: impl Fn(T) -> Result<U>,
+    ) -> Result<Vec<U>> {
         let end = format!("{prefix}\u{10ffff}");
-        scan(
+        let mut out = Vec::new();
+        each(
             &self.read()?,
             &tables::SANDBOX,
             Some((prefix.to_string(), end)),
-        )?
-        .into_iter()
-        .map(|v| {
-            serde_json::from_value(v).map_err(|e| StoreError::Corrupt {
-                what: format!("sandbox/{prefix}"),
-                source: e,
-            })
-        })
-        .collect()
+            |key, v| {
+                let t = serde_json::from_value(v).map_err(|e| StoreError::Corrupt {
+                    what: format!("sandbox/{key}"),
+                    source: e,
+                })?;
+                out.push(f(t)?);
+                Ok(())
+            },
+        )?;
+        Ok(out)
     }
 }

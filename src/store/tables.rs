@@ -93,8 +93,13 @@ pub const SANDBOX: Table<serde_json::Value> = Table::new("sandbox");
 /// Single values of the appliance (e.g. the price guard's state), by key (schema 3).
 pub const SETTINGS: Table<serde_json::Value> = Table::new("settings");
 
+/// The ids of operations that run (or are launching) a node, by id; kept by
+/// `Tx::put_op` so the node list reads those only, not every operation
+/// (schema 4; the value is the codename).
+pub const NODES: Table<String> = Table::new("nodes");
+
 /// Every table, for creation, backups and migrations.
-pub const ALL: [Raw; 9] = [
+pub const ALL: [Raw; 10] = [
     META.def,
     OPERATIONS.def,
     CODENAMES.def,
@@ -104,6 +109,7 @@ pub const ALL: [Raw; 9] = [
     JOBS.def,
     SANDBOX.def,
     SETTINGS.def,
+    NODES.def,
 ];
 
 /// The key of the `n`th entry of an operation in a per-operation table.

@@ -101,6 +101,58 @@ fn an_older_store_is_backed_up_then_migrated() {
         "codename index built"
     );
     assert!(d.path().join("backups/pre-migration-v1-77.redb").exists());
+    assert!(s.node_operations().unwrap().is_empty());
+
+    // An older store with a running node: the migration indexes it.
+    let d = tempfile::tempdir().unwrap();
+    let mut running = sample(B, "bravo");
+    running.state = State::Active;
+    migrate::write_v1(&Store::file_in(d.path()), &[sample(A, "alpha"), running]);
+    let s = Store::open(d.path(), 78).unwrap();
+    let nodes = s.node_operations().unwrap();
+    assert_eq!(nodes.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(), [B]);
+}
+
+#[test]
+fn the_node_index_follows_every_state_change() {
+    let (_d, s) = open();
+    create(&s, A, "alpha").unwrap();
+    create(&s, B, "bravo").unwrap();
+    let ids = |s: &Store| {
+        s.node_operations()
+            .unwrap()
+            .into_iter()
+            .map(|o| o.id)
+            .collect::<Vec<_>>()
+    };
+    let go = |to: State, at: i64| {
+        s.write(|tx| {
+            let mut op = tx.op(A)?;
+            op.go(to, at).unwrap();
+            tx.put_op(&op)?;
+            tx.event(A, at, EventKind::Funded, format!("{to:?}"))
+        })
+        .unwrap()
+    };
+    assert!(ids(&s).is_empty());
+    go(State::Funded, 2);
+    assert!(ids(&s).is_empty());
+    go(State::Launching, 3);
+    assert_eq!(ids(&s), [A]);
+    go(State::Active, 4);
+    assert_eq!(ids(&s), [A]);
+    go(State::LowFunds, 5);
+    assert_eq!(ids(&s), [A]);
+    go(State::Ended, 6);
+    assert!(ids(&s).is_empty());
+    // The index and a scan of every operation agree.
+    let scanned: Vec<String> = s
+        .operations_where(|o| o.state.has_node())
+        .unwrap()
+        .into_iter()
+        .map(|o| o.id)
+        .collect();
+    assert_eq!(ids(&s), scanned);
 }
 
 #[test]

@@ -98,6 +98,12 @@ impl<'t> Tx<'t> {
     /// Stores a changed operation (an event for it must follow in this transaction).
     pub fn put_op(&mut self, op: &Operation) -> Result<()> {
         put(self.txn, &tables::OPERATIONS, &op.id, op)?;
+        let mut nodes = self.txn.open_table(tables::NODES.def)?;
+        if op.state.has_node() {
+            nodes.insert(op.id.as_str(), op.codename.encode().as_slice())?;
+        } else {
+            nodes.remove(op.id.as_str())?;
+        }
         self.changed.insert(op.id.clone());
         Ok(())
     }

@@ -59,11 +59,13 @@ pub fn best_height(st: &AppState) -> u64 {
 
 /// Launched nodes with their cached status, newest first. Never probes;
 /// built at most every 5 s (concurrent requests share one build).
-pub async fn node_rows(st: &AppState) -> Result<std::sync::Arc<Vec<NodeRow>>, AppError> {
+pub async fn node_rows(st: &AppState) -> Result<std::sync::Arc<crate::cache::NodeList>, AppError> {
     st.cache
         .node_rows
         .try_get_with((), async {
-            build_node_rows(st).await.map(std::sync::Arc::new)
+            build_node_rows(st)
+                .await
+                .map(|rows| std::sync::Arc::new(crate::cache::NodeList::new(rows)))
         })
         .await
         .map_err(|e| AppError::Unavailable(e.to_string()))
@@ -73,14 +75,7 @@ async fn build_node_rows(st: &AppState) -> Result<Vec<NodeRow>, AppError> {
     let now = st.now();
     let mut ops = st
         .store
-        .run(|s| {
-            Ok::<_, AppError>(
-                s.operations()?
-                    .into_iter()
-                    .filter(|o| o.state.has_node())
-                    .collect::<Vec<_>>(),
-            )
-        })
+        .run(|s| Ok::<_, AppError>(s.node_operations()?))
         .await?;
     ops.sort_by_key(|o| std::cmp::Reverse(o.launched_at));
     let mut seen = Vec::with_capacity(ops.len());
@@ -119,8 +114,41 @@ async fn build_node_rows(st: &AppState) -> Result<Vec<NodeRow>, AppError> {
 }
 
 /// `GET /api/nodes`.
-pub async fn nodes(State(st): State<AppState>) -> Result<Json<Vec<NodeRow>>, ApiError> {
-    Ok(Json(node_rows(&st).await?.as_ref().clone()))
+/// (Serialised and compressed once per build of the list, not per request.)
+pub async fn nodes(State(st): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let list = node_rows(&st).await?;
+    let gzip = headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|e| {
+            let mut parts = e.split(';');
+            let name = parts.next().unwrap_or("").trim();
+            let refused = parts.any(|p| {
+                let p = p.trim().replace(' ', "");
+                p == "q=0" || p == "q=0.0" || p == "q=0.00" || p == "q=0.000"
+            });
+            name.eq_ignore_ascii_case("gzip") && !refused
+        });
+    let vary = (header::VARY, "accept-encoding");
+    Ok(if gzip {
+        (
+            [
+                (header::CONTENT_TYPE, "application/json"),
+                (header::CONTENT_ENCODING, "gzip"),
+                vary,
+            ],
+            list.json_gzip(),
+        )
+            .into_response()
+    } else {
+        (
+            [(header::CONTENT_TYPE, "application/json"), vary],
+            list.json(),
+        )
+            .into_response()
+    })
 }
 
 /// `GET /api/info/{codename}`: the node's last `get_info` and status, from
@@ -245,16 +273,18 @@ pub async fn report(
 pub async fn metrics(State(st): State<AppState>) -> Response {
     let (held, accounts) = st.cache.known_balances();
     st.metrics.set_xmr_held(held, accounts);
-    if let Ok(ops) = st
+    let counted = st
         .store
-        .run(|s| s.operations().map_err(AppError::from))
-        .await
-    {
+        .run(|s| {
+            let mut by_state = std::collections::HashMap::<OpState, i64>::new();
+            s.each_operation(|o| *by_state.entry(o.state).or_default() += 1)?;
+            Ok::<_, AppError>(by_state)
+        })
+        .await;
+    if let Ok(by_state) = counted {
         for state in OpState::ALL {
-            st.metrics.set_operations(
-                state.as_str(),
-                ops.iter().filter(|o| o.state == state).count() as i64,
-            );
+            st.metrics
+                .set_operations(state.as_str(), by_state.get(&state).copied().unwrap_or(0));
         }
     }
     (

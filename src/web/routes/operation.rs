@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use maud::Markup;
@@ -19,7 +19,8 @@ use crate::web::views::{feed as feed_view, operation as view, payouts as payouts
 /// `GET /operation/{id}`.
 pub async fn show(State(st): State<AppState>, Path(id): Path<String>) -> Result<Markup, Page> {
     st.metrics.page_view();
-    let op = ops::get(&st, &id).await.map_err(|e| page_err(&st, e))?;
+    let v = ops::view(&st, &id).await.map_err(|e| page_err(&st, e))?;
+    let op = &v.op;
     let (account, stale_since) = match st
         .cache
         .account_or_last(&st.wallet, op.account_index, st.now())
@@ -29,15 +30,9 @@ pub async fn show(State(st): State<AppState>, Path(id): Path<String>) -> Result<
         Err(_) => (None, None),
     };
     let rates = ops::rates(&st).await.ok();
-    let oid = op.id.clone();
-    let (events, all_payouts) = st
-        .store
-        .run(move |s| Ok::<_, AppError>((s.events(&oid)?, s.payouts(&oid)?)))
-        .await
-        .map_err(|e| page_err(&st, e))?;
-    let payouts = all_payouts.len();
     // What left the account, and when (for the balance chart).
-    let outflows: Vec<(i64, u64)> = all_payouts
+    let outflows: Vec<(i64, u64)> = v
+        .payouts
         .iter()
         .filter(|p| p.status == crate::domain::payout::PayoutStatus::Relayed)
         .map(|p| (p.at, p.amount.saturating_add(p.fee)))
@@ -46,30 +41,24 @@ pub async fn show(State(st): State<AppState>, Path(id): Path<String>) -> Result<
     let node = st.cache.node_info.get(&op.id).await;
     let node_status = op.launched_at.filter(|_| op.state.has_node()).map(|_| {
         let best = crate::web::routes::api::best_height(&st);
-        crate::web::routes::api::describe(&st, &op, node.as_ref(), best).1
+        crate::web::routes::api::describe(&st, op, node.as_ref(), best).1
     });
-    let hid = op.id.clone();
-    let health = st
-        .store
-        .run(move |s| s.health(&hid).map_err(AppError::from))
-        .await
-        .unwrap_or_default();
     let refresh = matches!(
         op.state,
         OpState::AwaitingFunds | OpState::Funded | OpState::Launching
     )
     .then_some(30);
     let p = view::OperationPage {
-        op: &op,
-        events: &events,
+        op,
+        events: &v.events,
         account: account.as_ref(),
         min_to_launch: rates.as_ref().map(|(_, r)| ops::min_to_launch(&st, r)),
         rates,
         dns: op.dns_name(&st.config.do_domain),
         node_status,
-        health: &health,
+        health: &v.health,
         rpc_port: st.config.node_rpc_port,
-        payouts,
+        payouts: v.payouts.len(),
         outflows: &outflows,
         now,
         sandbox: st.sandbox.is_some(),
@@ -79,16 +68,20 @@ pub async fn show(State(st): State<AppState>, Path(id): Path<String>) -> Result<
     Ok(view::render(&chrome(&st, refresh), &p))
 }
 
-/// `GET /operation/{id}/payouts`.
-pub async fn payouts(State(st): State<AppState>, Path(id): Path<String>) -> Result<Markup, Page> {
+/// `?page=N` of a list.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct PageQuery {
+    page: Option<usize>,
+}
+
+/// `GET /operation/{id}/payouts[?page=N]`.
+pub async fn payouts(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Result<Markup, Page> {
     st.metrics.page_view();
-    let op = ops::get(&st, &id).await.map_err(|e| page_err(&st, e))?;
-    let oid = op.id.clone();
-    let list = st
-        .store
-        .run(move |s| s.payouts(&oid).map_err(AppError::from))
-        .await
-        .map_err(|e| page_err(&st, e))?;
+    let v = ops::view(&st, &id).await.map_err(|e| page_err(&st, e))?;
     let explorer = match (st.sandbox.is_some(), st.config.xmr_network) {
         (true, _) => None,
         (false, Network::Mainnet) => Some("https://xmrchain.net/tx/"),
@@ -97,15 +90,17 @@ pub async fn payouts(State(st): State<AppState>, Path(id): Path<String>) -> Resu
     };
     Ok(payouts_view::render(
         &chrome(&st, None),
-        &op,
-        &list,
+        &v.op,
+        &v.payouts,
+        q.page.unwrap_or(1),
         explorer,
     ))
 }
 
 /// `GET /operation/{id}/qr.png`: the `monero:` URI of the funding address.
 pub async fn qr(State(st): State<AppState>, Path(id): Path<String>) -> Result<Response, Page> {
-    let op = ops::get(&st, &id).await.map_err(|e| page_err(&st, e))?;
+    let v = ops::view(&st, &id).await.map_err(|e| page_err(&st, e))?;
+    let op = &v.op;
     let uri = format!("monero:{}", op.address);
     let png = st
         .cache
@@ -127,14 +122,8 @@ pub async fn qr(State(st): State<AppState>, Path(id): Path<String>) -> Result<Re
 
 /// `GET /operation/{id}/feed.xml`.
 pub async fn feed(State(st): State<AppState>, Path(id): Path<String>) -> Result<Response, Page> {
-    let op = ops::get(&st, &id).await.map_err(|e| page_err(&st, e))?;
-    let oid = op.id.clone();
-    let events = st
-        .store
-        .run(move |s| s.events(&oid).map_err(AppError::from))
-        .await
-        .map_err(|e| page_err(&st, e))?;
-    let body = feed_view::render(&st.config.public_url, &op, &events).into_string();
+    let v = ops::view(&st, &id).await.map_err(|e| page_err(&st, e))?;
+    let body = feed_view::render(&st.config.public_url, &v.op, &v.events).into_string();
     Ok((
         [(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")],
         body,

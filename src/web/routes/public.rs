@@ -29,13 +29,41 @@ pub async fn index(State(st): State<AppState>, Query(q): Query<PageQuery>) -> Re
     let pages = rows.len().div_ceil(PER_PAGE).max(1);
     let page_no = q.page.unwrap_or(1).clamp(1, pages);
     let shown = &rows[(page_no - 1) * PER_PAGE..(page_no * PER_PAGE).min(rows.len())];
+    let strips = probe_strips(&st, shown).await;
     Ok(index::render(
         &chrome(&st, None),
         shown,
+        &strips,
         page_no,
         pages,
         rows.len(),
     ))
+}
+
+/// The probe strips of the nodes shown, from `Caches::probe_strips`: a view
+/// with a warm cache reads nothing from the store; a miss reads that node's
+/// history once (concurrent misses share the read). A node whose history
+/// cannot be read is shown without its strip.
+async fn probe_strips(st: &AppState, shown: &[index::NodeRow]) -> Vec<Option<index::ProbeStrip>> {
+    let strips = shown.iter().map(|n| {
+        let id = n.op_id.clone();
+        let store = st.store.clone();
+        st.cache
+            .probe_strips
+            .try_get_with(n.op_id.clone(), async move {
+                store
+                    .run(move |s| s.health(&id).map(|h| index::ProbeStrip::of(&h)))
+                    .await
+            })
+    });
+    futures_util::future::join_all(strips)
+        .await
+        .into_iter()
+        .map(|r| {
+            r.inspect_err(|e| tracing::warn!(error = %e, "reading a node's probes for the index"))
+                .ok()
+        })
+        .collect()
 }
 
 async fn launchpad_page(

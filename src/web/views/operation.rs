@@ -13,6 +13,9 @@ use crate::domain::operation::Operation;
 use crate::domain::state::State;
 use crate::store::HealthSample;
 
+/// Events the timeline shows (the latest); a year of payouts is thousands.
+pub const TIMELINE_LEN: usize = 50;
+
 /// Everything the page shows.
 pub struct OperationPage<'a> {
     pub op: &'a Operation,
@@ -369,9 +372,13 @@ pub fn render(c: &Chrome, p: &OperationPage) -> Markup {
             @if let Some(a) = p.account { section.card { (transfers(a)) } }
             section.card {
                 h2 { "Timeline" }
-                ol.timeline { @for e in p.events.iter().rev() {
+                ol.timeline { @for e in p.events.iter().rev().take(TIMELINE_LEN) {
                     li { time datetime=(clock::rfc3339(e.at)) { (clock::human(e.at)) } " — " (e.message) }
                 } }
+                @if p.events.len() > TIMELINE_LEN {
+                    p.muted { "The " (TIMELINE_LEN) " latest of " (p.events.len()) " events. Every payout is on the "
+                        a href={"/operation/" (op.id) "/payouts"} { "payouts page" } "." }
+                }
             }
         },
     )

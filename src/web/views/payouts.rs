@@ -9,8 +9,27 @@ use crate::domain::money::format_usd;
 use crate::domain::operation::Operation;
 use crate::domain::payout::{Payout, PayoutKind, PayoutStatus};
 
-/// The page; `explorer` is the transaction link prefix (None in sandbox).
-pub fn render(c: &Chrome, op: &Operation, payouts: &[Payout], explorer: Option<&str>) -> Markup {
+/// Payouts shown per page (newest first).
+pub const PER_PAGE: usize = 100;
+
+/// The page `page_no` (from 1, clamped) of an operation's payouts, newest
+/// first, with totals over all of them; `explorer` is the transaction link
+/// prefix (None in sandbox).
+pub fn render(
+    c: &Chrome,
+    op: &Operation,
+    payouts: &[Payout],
+    page_no: usize,
+    explorer: Option<&str>,
+) -> Markup {
+    let pages = payouts.len().div_ceil(PER_PAGE).max(1);
+    let page_no = page_no.clamp(1, pages);
+    let shown = payouts
+        .iter()
+        .rev()
+        .skip((page_no - 1) * PER_PAGE)
+        .take(PER_PAGE);
+    let base = format!("/operation/{}/payouts", op.id);
     let total: u64 = payouts
         .iter()
         .filter(|p| !matches!(p.status, PayoutStatus::Dead(_)))
@@ -32,7 +51,7 @@ pub fn render(c: &Chrome, op: &Operation, payouts: &[Payout], explorer: Option<&
                 @else {
                     div.table-wrap { table.payouts {
                         thead { tr { th { "#" } th { "When" } th { "Hosting" } th { "Cost/h" } th { "XMR price" } th { "Paid" } th { "Fee" } th { "Transaction" } } }
-                        tbody { @for p in payouts {
+                        tbody { @for p in shown {
                             tr {
                                 td { (p.seq) }
                                 td { (clock::human(p.at)) }
@@ -51,6 +70,13 @@ pub fn render(c: &Chrome, op: &Operation, payouts: &[Payout], explorer: Option<&
                             }
                         } }
                     } }
+                    @if pages > 1 {
+                        nav.pager aria-label="pages" {
+                            @if page_no > 1 { a href={(base) "?page=" (page_no - 1)} { "← newer" } }
+                            span { "page " (page_no) " of " (pages) }
+                            @if page_no < pages { a href={(base) "?page=" (page_no + 1)} { "older →" } }
+                        }
+                    }
                 }
             }
         },
@@ -82,11 +108,25 @@ mod tests {
         let s = render(
             &crate::web::views::chrome(),
             &op,
-            &[p],
+            std::slice::from_ref(&p),
+            1,
             Some("https://xmrchain.net/tx/"),
         )
         .into_string();
         assert!(s.contains(&format!("https://xmrchain.net/tx/{}", "ab".repeat(32))));
         assert!(s.contains("1 payout(s)") && s.contains("for 3 h of hosting"));
+        assert!(!s.contains("page 1 of"));
+
+        // 250 payouts: three pages, newest first, totals over all.
+        let many: Vec<Payout> = (1..=250).map(|seq| Payout { seq, ..p.clone() }).collect();
+        let page = |n| render(&crate::web::views::chrome(), &op, &many, n, None).into_string();
+        let first = page(1);
+        assert!(first.contains("250 payout(s)") && first.contains("page 1 of 3"));
+        assert!(first.contains("<td>250</td>") && first.contains("<td>151</td>"));
+        assert!(!first.contains("<td>150</td>") && !first.contains("← newer"));
+        assert!(first.contains("payouts?page=2"));
+        let last = page(9);
+        assert!(last.contains("page 3 of 3") && last.contains("<td>1</td>"));
+        assert!(last.contains("payouts?page=2") && !last.contains("older →"));
     }
 }
