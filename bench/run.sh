@@ -87,9 +87,14 @@ ROUTES=(
     "/operation/$OP_ID"
     "/api/nodes"
     "/api/info/$CODENAME"
+    "gzip:/"
+    "gzip:/api/nodes"
 )
+# "gzip:" routes are asked with Accept-Encoding: gzip, as browsers do.
+path_of() { echo "${1#gzip:}"; }
+hdr_of() { [ "${1#gzip:}" != "$1" ] && echo "Accept-Encoding: gzip" || echo "X-Plain: 1"; }
 for r in "${ROUTES[@]}"; do
-    code=$(curl -s -o /dev/null -w '%{http_code}' "$BASE$r")
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H "$(hdr_of "$r")" "$BASE$(path_of "$r")")
     [ "$code" = 200 ] || { echo "$r answered $code" >&2; exit 1; }
 done
 
@@ -104,7 +109,7 @@ to_ms() { # wrk latency (e.g. 812.00us, 1.23ms, 1.01s) to milliseconds
 }
 for r in "${ROUTES[@]}"; do
     echo "wrk $r" >&2
-    wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency "$BASE$r" >"$WORK/wrk.txt" &
+    wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -H "$(hdr_of "$r")" "$BASE$(path_of "$r")" >"$WORK/wrk.txt" &
     W=$!
     while kill -0 "$W" 2>/dev/null; do
         now=$(rss)
@@ -129,15 +134,18 @@ BIN_MB=$(awk -v b="$(stat -c %s "$BIN")" 'BEGIN {printf "%.1f", b / 1048576}')
 echo
 echo "## nodecannon bench: $OPS operations ($ACTIVE active), wrk -t$THREADS -c$CONNS -d$DURATION"
 echo
-echo "| route | req/s | p50 ms | p99 ms | req/s vs ceiling |"
-echo "|---|---:|---:|---:|---:|"
+echo "| route | req/s | p50 ms | p99 ms | req/s vs ceiling | bytes |"
+echo "|---|---:|---:|---:|---:|---:|"
 for r in "${ROUTES[@]}"; do
     name=$r
     [ "$r" = "/operation/$OP_ID" ] && name="/operation/{id} (active)"
     [ "$r" = "/api/info/$CODENAME" ] && name="/api/info/{codename}"
     [ "$r" = "/robots.txt" ] && name="/robots.txt (ceiling: a constant answer)"
+    [ "$r" = "gzip:/" ] && name="/ (gzip, compressed per request)"
+    [ "$r" = "gzip:/api/nodes" ] && name="/api/nodes (gzip, compressed once)"
     ratio=$(awk -v a="${RPS[$r]}" -v c="$CEIL" 'BEGIN {printf "%.3f", a / c}')
-    echo "| \`$name\` | ${RPS[$r]} | ${P50[$r]} | ${P99[$r]} | $ratio |"
+    bytes=$(curl -s -H "$(hdr_of "$r")" "$BASE$(path_of "$r")" | wc -c)
+    echo "| \`$name\` | ${RPS[$r]} | ${P50[$r]} | ${P99[$r]} | $ratio | $bytes |"
 done
 echo
 echo "| measure | value |"

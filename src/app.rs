@@ -17,9 +17,20 @@ use crate::metrics::Metrics;
 use crate::sandbox::Sandbox;
 use crate::store::{Store, StoreError};
 
-/// Everything a handler or a job needs; cheap to clone.
+/// Everything a handler or a job needs; cheap to clone (one reference count:
+/// axum clones the state for every middleware of every request).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<App>);
+
+impl std::ops::Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+/// What an [`AppState`] shares.
+pub struct App {
     pub config: Arc<Config>,
     pub store: Store,
     pub clock: Arc<dyn Clock>,
@@ -180,7 +191,7 @@ impl AppState {
         let metrics = Arc::new(Metrics::default());
         let c = make(&store, &clock, &metrics)?;
         let limits = Arc::new(crate::web::limits::Limits::new(&config, clock.clone()));
-        Ok(AppState {
+        Ok(AppState(Arc::new(App {
             wallet: c.wallet,
             cloud: c.cloud,
             price: c.price,
@@ -203,7 +214,7 @@ impl AppState {
             limits,
             launchpad_lock: Default::default(),
             failpoints: Default::default(),
-        })
+        })))
     }
 
     /// Arms a failpoint: the next time the work reaches `name`, it stops there

@@ -66,6 +66,9 @@ pub struct NodeList {
     rows: Vec<crate::web::views::index::NodeRow>,
     json: std::sync::OnceLock<bytes::Bytes>,
     gzip: std::sync::OnceLock<bytes::Bytes>,
+    /// The index pages rendered from this list, by page number, with the
+    /// price notice they were rendered with.
+    pages: std::sync::Mutex<std::collections::HashMap<usize, (Option<String>, bytes::Bytes)>>,
 }
 
 impl NodeList {
@@ -75,6 +78,21 @@ impl NodeList {
             rows,
             json: Default::default(),
             gzip: Default::default(),
+            pages: Default::default(),
+        }
+    }
+    /// Index page `n` as rendered from this list under the same price notice.
+    pub fn page(&self, n: usize, notice: &Option<String>) -> Option<bytes::Bytes> {
+        let pages = self.pages.lock().ok()?;
+        pages
+            .get(&n)
+            .filter(|(said, _)| said == notice)
+            .map(|(_, b)| b.clone())
+    }
+    /// Keeps index page `n` as rendered (until the list is rebuilt).
+    pub fn keep_page(&self, n: usize, notice: Option<String>, html: bytes::Bytes) {
+        if let Ok(mut pages) = self.pages.lock() {
+            pages.insert(n, (notice, html));
         }
     }
     /// [`NodeList::json`] gzip-compressed, also made once (a thousand nodes
@@ -210,11 +228,23 @@ impl Caches {
         w: &Arc<dyn Wallet>,
         index: u32,
     ) -> Result<AccountState, WalletError> {
+        self.account_entry(w, index).await.map(|(a, _)| a)
+    }
+    /// One account's money and whether it was just read from the wallet.
+    async fn account_entry(
+        &self,
+        w: &Arc<dyn Wallet>,
+        index: u32,
+    ) -> Result<(AccountState, bool), WalletError> {
         self.lookup("accounts", self.accounts.contains_key(&index));
-        self.accounts
-            .try_get_with(index, w.account_state(index))
+        let e = self
+            .accounts
+            .entry(index)
+            .or_try_insert_with(w.account_state(index))
             .await
-            .map_err(unarc)
+            .map_err(unarc)?;
+        let fresh = e.is_fresh();
+        Ok((e.into_value(), fresh))
     }
     /// One account's money for a page: fresh (cached), or when the wallet is
     /// away, the last good read with its time (`Some(t)`: stale since `t`).
@@ -227,14 +257,17 @@ impl Caches {
         // A page never waits long behind the wallet's queue.
         let fresh = match self.failures.get(&index).await {
             Some(e) => Err((e, false)),
-            None => match tokio::time::timeout(PAGE_WAIT, self.account(w, index)).await {
+            None => match tokio::time::timeout(PAGE_WAIT, self.account_entry(w, index)).await {
                 Ok(r) => r.map_err(|e| (e, true)),
                 Err(_) => Err((WalletError::Busy, true)),
             },
         };
         match fresh {
-            Ok(a) => {
-                self.last_good.insert(index, (now, a.clone())).await;
+            Ok((a, just_read)) => {
+                // Only a read from the wallet is news (not every view of the cached one).
+                if just_read || !self.last_good.contains_key(&index) {
+                    self.last_good.insert(index, (now, a.clone())).await;
+                }
                 Ok((a, None))
             }
             Err((e, new)) => {
@@ -283,9 +316,14 @@ impl Caches {
     pub async fn size_price(&self, c: &Arc<dyn Cloud>, size: &str) -> Result<Micro, CloudError> {
         let key = format!("size/{size}");
         self.lookup("size_price", self.size_price.contains_key(size));
-        let live = self
-            .size_price
-            .try_get_with(size.to_string(), c.size_price_hourly(size));
+        let live = async {
+            let e = self
+                .size_price
+                .entry(size.to_string())
+                .or_try_insert_with(c.size_price_hourly(size))
+                .await?;
+            Ok((e.is_fresh(), e.into_value()))
+        };
         self.cloud_or_last(&key, live, &self.size_price_good, size)
             .await
     }
@@ -298,7 +336,14 @@ impl Caches {
     ) -> Result<Vec<Region>, CloudError> {
         let key = format!("regions/{size}");
         self.lookup("regions", self.regions.contains_key(size));
-        let live = self.regions.try_get_with(size.to_string(), c.regions(size));
+        let live = async {
+            let e = self
+                .regions
+                .entry(size.to_string())
+                .or_try_insert_with(c.regions(size))
+                .await?;
+            Ok((e.is_fresh(), e.into_value()))
+        };
         let all = self
             .cloud_or_last(&key, live, &self.regions_good, size)
             .await?;
@@ -312,7 +357,7 @@ impl Caches {
     async fn cloud_or_last<V: Clone + Send + Sync + 'static>(
         &self,
         key: &str,
-        live: impl std::future::Future<Output = Result<V, Arc<CloudError>>>,
+        live: impl std::future::Future<Output = Result<(bool, V), Arc<CloudError>>>,
         good: &Cache<String, V>,
         size: &str,
     ) -> Result<V, CloudError> {
@@ -332,8 +377,11 @@ impl Caches {
             },
         };
         match fresh {
-            Ok(v) => {
-                good.insert(size.to_string(), v.clone()).await;
+            Ok((just_read, v)) => {
+                // Only an answer of the cloud is news (not every view of the cached one).
+                if just_read || !good.contains_key(size) {
+                    good.insert(size.to_string(), v.clone()).await;
+                }
                 Ok(v)
             }
             Err(e) => good.get(size).await.ok_or(e),

@@ -53,8 +53,20 @@ pub fn rfc3339(t: Timestamp) -> String {
 
 /// `2026-11-23 15:04 UTC`.
 pub fn human(t: Timestamp) -> String {
+    use chrono::{Datelike, Timelike};
+    // Written field by field: pages print dozens of times per view, and a
+    // strftime pattern is parsed again on every call.
     chrono::DateTime::from_timestamp(t, 0)
-        .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+        .map(|d| {
+            format!(
+                "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+                d.year(),
+                d.month(),
+                d.day(),
+                d.hour(),
+                d.minute()
+            )
+        })
         .unwrap_or_default()
 }
 
@@ -90,6 +102,21 @@ impl Stopwatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn human_times_match_the_strftime_pattern() {
+        assert_eq!(human(0), "1970-01-01 00:00 UTC");
+        assert_eq!(human(1_795_014_240), "2026-11-18 15:04 UTC");
+        let mut t: i64 = -86_400 * 365;
+        while t < 4_102_444_800 {
+            let want = chrono::DateTime::from_timestamp(t, 0)
+                .unwrap()
+                .format("%Y-%m-%d %H:%M UTC")
+                .to_string();
+            assert_eq!(human(t), want, "{t}");
+            t += 7_777_777;
+        }
+    }
 
     #[test]
     fn durations_read_naturally() {

@@ -2,7 +2,7 @@
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use maud::Markup;
 
 use super::{chrome, page_err, parse_form};
@@ -20,24 +20,29 @@ pub struct PageQuery {
     page: Option<usize>,
 }
 
-/// `GET /`.
-pub async fn index(State(st): State<AppState>, Query(q): Query<PageQuery>) -> Result<Markup, Page> {
+/// `GET /`. Each page is rendered once per build of the node list (at most
+/// every few seconds, and after every job pass) and served as is until then.
+pub async fn index(
+    State(st): State<AppState>,
+    Query(q): Query<PageQuery>,
+) -> Result<Html<bytes::Bytes>, Page> {
     st.metrics.page_view();
     let rows = super::api::node_rows(&st)
         .await
         .map_err(|e| page_err(&st, e))?;
     let pages = rows.len().div_ceil(PER_PAGE).max(1);
     let page_no = q.page.unwrap_or(1).clamp(1, pages);
+    let c = chrome(&st, None);
+    if let Some(html) = rows.page(page_no, &c.price_notice) {
+        return Ok(Html(html));
+    }
     let shown = &rows[(page_no - 1) * PER_PAGE..(page_no * PER_PAGE).min(rows.len())];
     let strips = probe_strips(&st, shown).await;
-    Ok(index::render(
-        &chrome(&st, None),
-        shown,
-        &strips,
-        page_no,
-        pages,
-        rows.len(),
-    ))
+    let html = bytes::Bytes::from(
+        index::render(&c, shown, &strips, page_no, pages, rows.len()).into_string(),
+    );
+    rows.keep_page(page_no, c.price_notice, html.clone());
+    Ok(Html(html))
 }
 
 /// The probe strips of the nodes shown, from `Caches::probe_strips`: a view
