@@ -88,6 +88,7 @@ ROUTES=(
     "/api/nodes"
     "/api/info/$CODENAME"
     "gzip:/"
+    "gzip:/operation/$OP_ID"
     "gzip:/api/nodes"
 )
 # "gzip:" routes are asked with Accept-Encoding: gzip, as browsers do.
@@ -141,7 +142,8 @@ for r in "${ROUTES[@]}"; do
     [ "$r" = "/operation/$OP_ID" ] && name="/operation/{id} (active)"
     [ "$r" = "/api/info/$CODENAME" ] && name="/api/info/{codename}"
     [ "$r" = "/robots.txt" ] && name="/robots.txt (ceiling: a constant answer)"
-    [ "$r" = "gzip:/" ] && name="/ (gzip, compressed per request)"
+    [ "$r" = "gzip:/" ] && name="/ (gzip, compressed once per list build)"
+    [ "$r" = "gzip:/operation/$OP_ID" ] && name="/operation/{id} (gzip, compressed per request)"
     [ "$r" = "gzip:/api/nodes" ] && name="/api/nodes (gzip, compressed once)"
     ratio=$(awk -v a="${RPS[$r]}" -v c="$CEIL" 'BEGIN {printf "%.3f", a / c}')
     bytes=$(curl -s -H "$(hdr_of "$r")" "$BASE$(path_of "$r")" | wc -c)

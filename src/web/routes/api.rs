@@ -117,38 +117,12 @@ async fn build_node_rows(st: &AppState) -> Result<Vec<NodeRow>, AppError> {
 /// (Serialised and compressed once per build of the list, not per request.)
 pub async fn nodes(State(st): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let list = node_rows(&st).await?;
-    let gzip = headers
-        .get_all(header::ACCEPT_ENCODING)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|e| {
-            let mut parts = e.split(';');
-            let name = parts.next().unwrap_or("").trim();
-            let refused = parts.any(|p| {
-                let p = p.trim().replace(' ', "");
-                p == "q=0" || p == "q=0.0" || p == "q=0.00" || p == "q=0.000"
-            });
-            name.eq_ignore_ascii_case("gzip") && !refused
-        });
-    let vary = (header::VARY, "accept-encoding");
-    Ok(if gzip {
-        (
-            [
-                (header::CONTENT_TYPE, "application/json"),
-                (header::CONTENT_ENCODING, "gzip"),
-                vary,
-            ],
-            list.json_gzip(),
-        )
-            .into_response()
-    } else {
-        (
-            [(header::CONTENT_TYPE, "application/json"), vary],
-            list.json(),
-        )
-            .into_response()
-    })
+    Ok(super::made_once(
+        &headers,
+        "application/json",
+        || list.json(),
+        || list.json_gzip(),
+    ))
 }
 
 /// `GET /api/info/{codename}`: the node's last `get_info` and status, from
@@ -157,7 +131,8 @@ pub async fn node_info(
     State(st): State<AppState>,
     Path(codename): Path<String>,
 ) -> Result<Response, ApiError> {
-    let op = crate::ops::get(&st, &codename).await?;
+    let v = crate::ops::view(&st, &codename).await?;
+    let op = &v.op;
     let Some(seen) = st
         .cache
         .node_info
@@ -171,7 +146,7 @@ pub async fn node_info(
         ))));
     };
     let best = best_height(&st);
-    let (status, text) = describe(&st, &op, Some(&seen), best);
+    let (status, text) = describe(&st, op, Some(&seen), best);
     Ok(Json(json!({
         "codename": op.codename,
         "checked_at": rfc3339(seen.at),

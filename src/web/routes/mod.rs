@@ -40,6 +40,52 @@ pub async fn robots() -> ([(axum::http::HeaderName, &'static str); 2], &'static 
     )
 }
 
+/// Whether the client takes gzip (`Accept-Encoding`, not refused with `q=0`).
+pub fn accepts_gzip(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get_all(axum::http::header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|e| {
+            let mut parts = e.split(';');
+            let name = parts.next().unwrap_or("").trim();
+            let refused = parts.any(|p| {
+                let p = p.trim().replace(' ', "");
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            name.eq_ignore_ascii_case("gzip") && !refused
+        })
+}
+
+/// A body made once (`plain`, and `gzip` compressed once too), as the client
+/// takes it; the compression layer leaves an encoded body alone.
+pub fn made_once(
+    headers: &axum::http::HeaderMap,
+    content_type: &'static str,
+    plain: impl FnOnce() -> bytes::Bytes,
+    gzip: impl FnOnce() -> bytes::Bytes,
+) -> axum::response::Response {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    let vary = (header::VARY, "accept-encoding");
+    if accepts_gzip(headers) {
+        (
+            [
+                (header::CONTENT_TYPE, content_type),
+                (header::CONTENT_ENCODING, "gzip"),
+                vary,
+            ],
+            gzip(),
+        )
+            .into_response()
+    } else {
+        ([(header::CONTENT_TYPE, content_type), vary], plain()).into_response()
+    }
+}
+
 /// An error as an HTML page of this app.
 pub fn page_err(st: &AppState, e: impl Into<AppError>) -> Page {
     Page::new(chrome(st, None), e.into())
@@ -54,4 +100,27 @@ pub fn parse_form<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
             "The form could not be read ({e}). Reload the page and submit it again."
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::accepts_gzip;
+
+    #[test]
+    fn gzip_is_taken_unless_refused() {
+        let h = |v: &str| {
+            let mut m = axum::http::HeaderMap::new();
+            m.insert(axum::http::header::ACCEPT_ENCODING, v.parse().unwrap());
+            accepts_gzip(&m)
+        };
+        assert!(h("gzip"));
+        assert!(h("gzip, deflate, br"));
+        assert!(h("br;q=1.0, GZIP;q=0.5"));
+        assert!(!h("gzip;q=0"));
+        assert!(!h("gzip; q=0.000, identity"));
+        assert!(!h("deflate, br"));
+        assert!(!h("identity"));
+        assert!(!h("x-gzip-ish"));
+        assert!(!accepts_gzip(&axum::http::HeaderMap::new()));
+    }
 }

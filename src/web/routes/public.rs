@@ -2,7 +2,7 @@
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use maud::Markup;
 
 use super::{chrome, page_err, parse_form};
@@ -20,12 +20,14 @@ pub struct PageQuery {
     page: Option<usize>,
 }
 
-/// `GET /`. Each page is rendered once per build of the node list (at most
-/// every few seconds, and after every job pass) and served as is until then.
+/// `GET /`. Each page is rendered (and gzipped) once per build of the node
+/// list (at most every few seconds, and after every job pass) and served as
+/// is until then.
 pub async fn index(
     State(st): State<AppState>,
+    headers: axum::http::HeaderMap,
     Query(q): Query<PageQuery>,
-) -> Result<Html<bytes::Bytes>, Page> {
+) -> Result<Response, Page> {
     st.metrics.page_view();
     let rows = super::api::node_rows(&st)
         .await
@@ -33,16 +35,23 @@ pub async fn index(
     let pages = rows.len().div_ceil(PER_PAGE).max(1);
     let page_no = q.page.unwrap_or(1).clamp(1, pages);
     let c = chrome(&st, None);
-    if let Some(html) = rows.page(page_no, &c.price_notice) {
-        return Ok(Html(html));
-    }
-    let shown = &rows[(page_no - 1) * PER_PAGE..(page_no * PER_PAGE).min(rows.len())];
-    let strips = probe_strips(&st, shown).await;
-    let html = bytes::Bytes::from(
-        index::render(&c, shown, &strips, page_no, pages, rows.len()).into_string(),
-    );
-    rows.keep_page(page_no, c.price_notice, html.clone());
-    Ok(Html(html))
+    let page = match rows.page(page_no, &c.price_notice) {
+        Some(p) => p,
+        None => {
+            let shown = &rows[(page_no - 1) * PER_PAGE..(page_no * PER_PAGE).min(rows.len())];
+            let strips = probe_strips(&st, shown).await;
+            let html = index::render(&c, shown, &strips, page_no, pages, rows.len()).into_string();
+            let page = crate::cache::Rendered::new(html.into());
+            rows.keep_page(page_no, c.price_notice, page.clone());
+            page
+        }
+    };
+    Ok(super::made_once(
+        &headers,
+        "text/html; charset=utf-8",
+        || page.plain(),
+        || page.gzip(),
+    ))
 }
 
 /// The probe strips of the nodes shown, from `Caches::probe_strips`: a view
