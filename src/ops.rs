@@ -247,12 +247,15 @@ pub struct OpView {
     pub events: Vec<crate::domain::event::Event>,
     pub payouts: Vec<crate::domain::payout::Payout>,
     pub health: Vec<crate::store::HealthSample>,
+    /// The page parts rendered from this view (made on first use).
+    pub fragments: crate::web::views::operation::Fragments,
 }
 
 impl OpView {
     /// About how many bytes it holds (what the view cache weighs).
     pub fn weight(&self) -> u32 {
-        let n = 2048
+        // The fixed part covers the operation and its rendered fragments.
+        let n = 16 * 1024
             + self.events.len() * 256
             + self.payouts.len() * 256
             + self.health.len() * std::mem::size_of::<crate::store::HealthSample>();
@@ -279,6 +282,7 @@ pub async fn view(st: &AppState, id: &str) -> Result<std::sync::Arc<OpView>, App
                         events: s.events(&op.id)?,
                         payouts: s.payouts(&op.id)?,
                         health: s.health(&op.id)?,
+                        fragments: Default::default(),
                         op,
                     }))
                 })

@@ -49,6 +49,7 @@ pub async fn show(State(st): State<AppState>, Path(id): Path<String>) -> Result<
     )
     .then_some(30);
     let p = view::OperationPage {
+        fragments: &v.fragments,
         op,
         events: &v.events,
         account: account.as_ref(),

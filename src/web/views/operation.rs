@@ -16,9 +16,25 @@ use crate::store::HealthSample;
 /// Events the timeline shows (the latest); a year of payouts is thousands.
 pub const TIMELINE_LEN: usize = 50;
 
+/// Parts of the page that depend only on what the store holds (the events
+/// and the health history), rendered once per store generation and kept with
+/// the operation's cached view.
+#[derive(Debug, Default)]
+pub struct Fragments {
+    sync_chart: std::sync::OnceLock<String>,
+    timeline: std::sync::OnceLock<String>,
+}
+
+/// `f`'s markup, made once into `slot`.
+fn once(slot: &std::sync::OnceLock<String>, f: impl FnOnce() -> Markup) -> maud::PreEscaped<&str> {
+    maud::PreEscaped(slot.get_or_init(|| f().into_string()).as_str())
+}
+
 /// Everything the page shows.
 pub struct OperationPage<'a> {
     pub op: &'a Operation,
+    /// Rendered parts kept between views (a fresh `Fragments` renders them).
+    pub fragments: &'a Fragments,
     pub events: &'a [Event],
     pub account: Option<&'a AccountState>,
     pub rates: Option<(HourlyCost, Rates)>,
@@ -111,7 +127,7 @@ fn node(p: &OperationPage) -> Markup {
             @if let Some(t) = p.op.launched_at { (row("Up since", html! { (clock::human(t)) " (" (clock::duration((p.now - t).max(0) as u64)) ")" })) }
             @if let Some(b) = p.op.billed_until { (row("Paid until", html! { (clock::human(b)) })) }
         }
-        @if p.health.len() >= 2 { (sync_chart(p.health)) }
+        @if p.health.len() >= 2 { (once(&p.fragments.sync_chart, || sync_chart(p.health))) }
         @if !p.op.node_reports.is_empty() {
             h3 { "Launch progress" }
             ol.steps { @for (t, s) in &p.op.node_reports { li { (clock::human(*t)) ": " (s) } } }
@@ -319,6 +335,20 @@ fn balance_chart(
     }
 }
 
+/// The latest events, newest first.
+fn timeline(p: &OperationPage) -> Markup {
+    html! {
+        h2 { "Timeline" }
+        ol.timeline { @for e in p.events.iter().rev().take(TIMELINE_LEN) {
+            li { time datetime=(clock::rfc3339(e.at)) { (clock::human(e.at)) } " — " (e.message) }
+        } }
+        @if p.events.len() > TIMELINE_LEN {
+            p.muted { "The " (TIMELINE_LEN) " latest of " (p.events.len()) " events. Every payout is on the "
+                a href={"/operation/" (p.op.id) "/payouts"} { "payouts page" } "." }
+        }
+    }
+}
+
 /// The page.
 pub fn render(c: &Chrome, p: &OperationPage) -> Markup {
     let op = p.op;
@@ -371,14 +401,7 @@ pub fn render(c: &Chrome, p: &OperationPage) -> Markup {
             @if op.state == State::Launching { section.card { (launch_steps(p)) } }
             @if let Some(a) = p.account { section.card { (transfers(a)) } }
             section.card {
-                h2 { "Timeline" }
-                ol.timeline { @for e in p.events.iter().rev().take(TIMELINE_LEN) {
-                    li { time datetime=(clock::rfc3339(e.at)) { (clock::human(e.at)) } " — " (e.message) }
-                } }
-                @if p.events.len() > TIMELINE_LEN {
-                    p.muted { "The " (TIMELINE_LEN) " latest of " (p.events.len()) " events. Every payout is on the "
-                        a href={"/operation/" (op.id) "/payouts"} { "payouts page" } "." }
-                }
+                (once(&p.fragments.timeline, || timeline(p)))
             }
         },
     )
@@ -418,6 +441,7 @@ mod tests {
             payout_every: 10_800,
         };
         let p = OperationPage {
+            fragments: &Fragments::default(),
             op: &op,
             events: &ev,
             account: Some(&acct),
@@ -478,6 +502,7 @@ mod launch_tests {
             ev(1_767_225_660, "Volume op-0123 ready."),
         ];
         let p = OperationPage {
+            fragments: &Fragments::default(),
             op: &op,
             events: &events,
             account: None,
@@ -509,7 +534,11 @@ mod launch_tests {
         up.state = State::Active;
         let s = render(
             &crate::web::views::chrome(),
-            &OperationPage { op: &up, ..p },
+            &OperationPage {
+                op: &up,
+                fragments: &Fragments::default(),
+                ..p
+            },
         )
         .into_string();
         assert!(!s.contains("→ Droplet"));
