@@ -206,6 +206,20 @@ impl Default for Caches {
     }
 }
 
+/// `cache`'s value for `key`, loaded by `load` when missing (concurrent
+/// misses share one load), and whether this call loaded it.
+async fn fresh_or_cached<V: Clone + Send + Sync + 'static>(
+    cache: &Cache<String, V>,
+    key: &str,
+    load: impl std::future::Future<Output = Result<V, CloudError>>,
+) -> Result<(bool, V), Arc<CloudError>> {
+    let e = cache
+        .entry(key.to_string())
+        .or_try_insert_with(load)
+        .await?;
+    Ok((e.is_fresh(), e.into_value()))
+}
+
 fn unarc<E: Clone>(e: Arc<E>) -> E {
     (*e).clone()
 }
@@ -335,14 +349,7 @@ impl Caches {
     pub async fn size_price(&self, c: &Arc<dyn Cloud>, size: &str) -> Result<Micro, CloudError> {
         let key = format!("size/{size}");
         self.lookup("size_price", self.size_price.contains_key(size));
-        let live = async {
-            let e = self
-                .size_price
-                .entry(size.to_string())
-                .or_try_insert_with(c.size_price_hourly(size))
-                .await?;
-            Ok((e.is_fresh(), e.into_value()))
-        };
+        let live = fresh_or_cached(&self.size_price, size, c.size_price_hourly(size));
         self.cloud_or_last(&key, live, &self.size_price_good, size)
             .await
     }
@@ -355,14 +362,7 @@ impl Caches {
     ) -> Result<Vec<Region>, CloudError> {
         let key = format!("regions/{size}");
         self.lookup("regions", self.regions.contains_key(size));
-        let live = async {
-            let e = self
-                .regions
-                .entry(size.to_string())
-                .or_try_insert_with(c.regions(size))
-                .await?;
-            Ok((e.is_fresh(), e.into_value()))
-        };
+        let live = fresh_or_cached(&self.regions, size, c.regions(size));
         let all = self
             .cloud_or_last(&key, live, &self.regions_good, size)
             .await?;

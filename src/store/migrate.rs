@@ -35,34 +35,30 @@ const MIGRATIONS: [Migration; 3] = [
     },
 ];
 
-fn index_nodes(txn: &WriteTransaction) -> Result<()> {
+/// Calls `f` with every stored operation.
+fn each_op(txn: &WriteTransaction, mut f: impl FnMut(&Operation) -> Result<()>) -> Result<()> {
     let ops = txn.open_table(tables::OPERATIONS.def)?;
-    let mut nodes = txn.open_table(tables::NODES.def)?;
     for item in ops.range::<&str>(..)? {
         let (k, v) = item?;
         let op = Operation::decode(v.value()).map_err(|e| StoreError::Corrupt {
             what: format!("operations/{}", k.value()),
             source: e,
         })?;
-        if op.state.has_node() {
-            nodes.insert(op.id.as_str(), op.codename.encode().as_slice())?;
-        }
+        f(&op)?;
     }
     Ok(())
 }
 
+fn index_nodes(txn: &WriteTransaction) -> Result<()> {
+    each_op(txn, |op| super::tx::index_node(txn, op))
+}
+
 fn index_codenames(txn: &WriteTransaction) -> Result<()> {
-    let ops = txn.open_table(tables::OPERATIONS.def)?;
     let mut names = txn.open_table(tables::CODENAMES.def)?;
-    for item in ops.range::<&str>(..)? {
-        let (k, v) = item?;
-        let op = Operation::decode(v.value()).map_err(|e| StoreError::Corrupt {
-            what: format!("operations/{}", k.value()),
-            source: e,
-        })?;
+    each_op(txn, |op| {
         names.insert(op.codename.as_str(), op.id.encode().as_slice())?;
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// redb's page cache. Its default (1 GiB) lets a store of 10,000 operations

@@ -38,6 +38,19 @@ pub(super) fn put<V: Codec>(txn: &WriteTransaction, t: &Table<V>, key: &str, v: 
     Ok(())
 }
 
+/// Keeps `op` in the index of operations that run a node (`tables::NODES`)
+/// exactly while its state has one: every write of an operation, and the
+/// migration that built the index.
+pub(super) fn index_node(txn: &WriteTransaction, op: &Operation) -> Result<()> {
+    let mut nodes = txn.open_table(tables::NODES.def)?;
+    if op.state.has_node() {
+        nodes.insert(op.id.as_str(), op.codename.encode().as_slice())?;
+    } else {
+        nodes.remove(op.id.as_str())?;
+    }
+    Ok(())
+}
+
 fn next_seq<V>(txn: &WriteTransaction, t: &Table<V>, op_id: &str) -> Result<u64> {
     let table = txn.open_table(t.def)?;
     let (a, b) = op_range(op_id);
@@ -98,12 +111,7 @@ impl<'t> Tx<'t> {
     /// Stores a changed operation (an event for it must follow in this transaction).
     pub fn put_op(&mut self, op: &Operation) -> Result<()> {
         put(self.txn, &tables::OPERATIONS, &op.id, op)?;
-        let mut nodes = self.txn.open_table(tables::NODES.def)?;
-        if op.state.has_node() {
-            nodes.insert(op.id.as_str(), op.codename.encode().as_slice())?;
-        } else {
-            nodes.remove(op.id.as_str())?;
-        }
+        index_node(self.txn, op)?;
         self.changed.insert(op.id.clone());
         Ok(())
     }
