@@ -6,8 +6,6 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
-
 use crate::clients::cloud::{Droplet, Record, Volume};
 use crate::config::Config;
 use crate::domain::Timestamp;
@@ -95,29 +93,7 @@ const REGIONS: [&str; 8] = [
 ];
 use crate::domain::codename::{ADJECTIVES, NOUNS};
 
-// The sandbox wallet's stored shapes (`src/sandbox/wallet.rs`), mirrored.
-#[derive(Serialize)]
-struct SbIn {
-    txid: String,
-    amount: Pico,
-    at: Timestamp,
-}
-#[derive(Serialize)]
-struct SbOut {
-    txid: String,
-    to: String,
-    amount: Pico,
-    fee: Pico,
-    at: Timestamp,
-}
-#[derive(Serialize)]
-struct SbAccount {
-    index: u32,
-    label: String,
-    address: String,
-    incoming: Vec<SbIn>,
-    outgoing: Vec<SbOut>,
-}
+use crate::sandbox::wallet::{SbAccount, SbIn, SbOut, acct_key};
 
 /// A small, fast PRNG (xorshift64*); seeded data need not be unpredictable.
 struct Rng(u64);
@@ -332,7 +308,7 @@ impl Gen {
             self.report.payouts += 1;
         }
         self.report.deposits += b.account.incoming.iter().map(|t| t.amount).sum::<Pico>();
-        tx.sandbox_put(&format!("wallet/acct/{index:08}"), &b.account)?;
+        tx.sandbox_put(&acct_key(index), &b.account)?;
         if state == State::Active {
             self.cloud_and_health(tx, &op)?;
         }

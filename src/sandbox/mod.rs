@@ -5,7 +5,7 @@
 mod cloud;
 mod node;
 mod price;
-mod wallet;
+pub(crate) mod wallet;
 
 use std::sync::Arc;
 

@@ -30,32 +30,36 @@ pub enum RelayFailure {
     RejectOnce = 3,
 }
 
+/// A transfer into a sandbox account, as stored (also written by `dev seed`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct SbIn {
-    txid: String,
-    amount: Pico,
-    at: Timestamp,
+pub(crate) struct SbIn {
+    pub(crate) txid: String,
+    pub(crate) amount: Pico,
+    pub(crate) at: Timestamp,
 }
 
+/// A transfer out of a sandbox account, as stored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct SbOut {
-    txid: String,
-    to: String,
-    amount: Pico,
-    fee: Pico,
-    at: Timestamp,
+pub(crate) struct SbOut {
+    pub(crate) txid: String,
+    pub(crate) to: String,
+    pub(crate) amount: Pico,
+    pub(crate) fee: Pico,
+    pub(crate) at: Timestamp,
 }
 
+/// A sandbox account, as stored under [`acct_key`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct SbAccount {
-    index: u32,
-    label: String,
-    address: String,
-    incoming: Vec<SbIn>,
-    outgoing: Vec<SbOut>,
+pub(crate) struct SbAccount {
+    pub(crate) index: u32,
+    pub(crate) label: String,
+    pub(crate) address: String,
+    pub(crate) incoming: Vec<SbIn>,
+    pub(crate) outgoing: Vec<SbOut>,
 }
 
-fn acct_key(index: u32) -> String {
+/// Where an account is stored in the sandbox table.
+pub(crate) fn acct_key(index: u32) -> String {
     format!("wallet/acct/{index:08}")
 }
 
