@@ -143,7 +143,7 @@ for r in "${ROUTES[@]}"; do
     [ "$r" = "/api/info/$CODENAME" ] && name="/api/info/{codename}"
     [ "$r" = "/robots.txt" ] && name="/robots.txt (ceiling: a constant answer)"
     [ "$r" = "gzip:/" ] && name="/ (gzip, compressed once per list build)"
-    [ "$r" = "gzip:/operation/$OP_ID" ] && name="/operation/{id} (gzip, compressed per request)"
+    [ "$r" = "gzip:/operation/$OP_ID" ] && name="/operation/{id} (gzip, made once, masked per response)"
     [ "$r" = "gzip:/api/nodes" ] && name="/api/nodes (gzip, compressed once)"
     ratio=$(awk -v a="${RPS[$r]}" -v c="$CEIL" 'BEGIN {printf "%.3f", a / c}')
     bytes=$(curl -s -H "$(hdr_of "$r")" "$BASE$(path_of "$r")" | wc -c)

@@ -13,6 +13,7 @@ use crate::clients::wallet::{AccountState, WalletError};
 use crate::clients::{Cloud, PriceOracle, Wallet};
 use crate::domain::Timestamp;
 use crate::domain::money::{Micro, Pico};
+use crate::web::prebuilt::{Rendered, gzip};
 
 /// The fee estimate pages use before the wallet gave one: 0.0001 XMR, above
 /// what a two-output transaction costs at normal priority.
@@ -49,6 +50,9 @@ pub struct Caches {
     /// asked for and the store's generation (a write makes new keys; old ones
     /// age out).
     pub op_views: Cache<(String, u64), Arc<crate::ops::OpView>>,
+    /// Operation pages as last rendered, by operation id, with what they
+    /// were rendered from: a view whose inputs are all equal reuses it.
+    pub op_pages: Cache<String, Arc<crate::web::OpPage>>,
     /// The best height the nodes reported in the health job's last pass.
     pub best_height: std::sync::atomic::AtomicU64,
     /// The index's strip of each node's last probes, by operation id: read
@@ -112,37 +116,6 @@ impl NodeList {
     }
 }
 
-/// A body made once and served many times, plain or gzip-compressed (made on
-/// first use, then kept too).
-#[derive(Debug, Clone)]
-pub struct Rendered(Arc<(bytes::Bytes, std::sync::OnceLock<bytes::Bytes>)>);
-
-impl Rendered {
-    /// A rendered body.
-    pub fn new(plain: bytes::Bytes) -> Self {
-        Self(Arc::new((plain, Default::default())))
-    }
-    /// As rendered.
-    pub fn plain(&self) -> bytes::Bytes {
-        self.0.0.clone()
-    }
-    /// Gzip-compressed.
-    pub fn gzip(&self) -> bytes::Bytes {
-        self.0.1.get_or_init(|| gzip(&self.0.0)).clone()
-    }
-}
-
-/// `data` gzip-compressed, in memory (where writing cannot fail).
-fn gzip(data: &[u8]) -> bytes::Bytes {
-    use std::io::Write;
-    let mut z = flate2::write::GzEncoder::new(
-        Vec::with_capacity(data.len() / 4),
-        flate2::Compression::default(),
-    );
-    let _ = z.write_all(data);
-    bytes::Bytes::from(z.finish().unwrap_or_default())
-}
-
 impl std::ops::Deref for NodeList {
     type Target = Vec<crate::web::views::index::NodeRow>;
     fn deref(&self) -> &Self::Target {
@@ -152,6 +125,11 @@ impl std::ops::Deref for NodeList {
 
 /// About how many bytes of operation views stay cached (by their weight).
 pub const OP_VIEWS_BYTES: u64 = 8 * 1024 * 1024;
+
+/// About how many bytes of rendered operation pages stay cached. A page
+/// is reused only within the second it shows, so this holds the pages
+/// viewed in the last few seconds.
+pub const OP_PAGES_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Seconds (app clock) between two live checks of the wallet by `/status`.
 pub const STATUS_PROBE_SECS: i64 = 10;
@@ -194,6 +172,11 @@ impl Default for Caches {
                 .max_capacity(OP_VIEWS_BYTES)
                 .weigher(|_, v: &Arc<crate::ops::OpView>| v.weight())
                 .time_to_live(ttl(600))
+                .build(),
+            op_pages: Cache::builder()
+                .max_capacity(OP_PAGES_BYTES)
+                .weigher(|_, p: &Arc<crate::web::OpPage>| p.weight())
+                .time_to_live(ttl(10))
                 .build(),
             best_height: Default::default(),
             wallet_probe: Default::default(),

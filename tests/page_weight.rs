@@ -346,3 +346,55 @@ async fn the_csrf_token_is_masked_per_response_and_still_accepted() {
             .is_some()
     );
 }
+
+/// An operation page is rendered and compressed once for all the views that
+/// show the same thing: two loads in one second differ only in their CSRF
+/// mask, either mask sends the sandbox form, and what the form changed
+/// shows on the next load, still within that second.
+#[tokio::test]
+async fn an_operation_page_is_made_once_yet_masked_per_response_and_never_stale() {
+    let app = support::start(&[]).await;
+    let id = app.open("made-once").await;
+    let path = format!("/operation/{id}");
+    let zipped = get(&app, &path, GZIP).await;
+    let plain = get(&app, &path, &[]).await;
+    assert!(zipped.gzipped() && !plain.gzipped());
+    assert_eq!(zipped.header("vary"), Some("accept-encoding"));
+    let (a, b) = (zipped.text(), plain.text());
+    assert!(a.contains("Nothing seen yet"), "{a}");
+    let (ta, tb) = (field_token(&a), field_token(&b));
+    assert_eq!((ta.len(), tb.len()), (64, 64));
+    assert_ne!(ta, tb, "one mask for two responses");
+    assert_eq!(a.replace(&ta, "T"), b.replace(&tb, "T"));
+    assert!(!a.contains(nodecannon::web::csrf::HOLE));
+    // Compressed about as well as the whole page at once: the token (64
+    // random hex digits, stored) and the flush before it cost little.
+    let whole = {
+        use std::io::Write;
+        let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(a.as_bytes()).unwrap();
+        z.finish().unwrap().len()
+    };
+    assert!(
+        zipped.wire.len() <= whole + 64,
+        "{} bytes sent, {whole} for the whole page at once",
+        zipped.wire.len()
+    );
+
+    for t in [&ta, &tb] {
+        let r = app
+            .http
+            .post(app.url(&format!("/sandbox/operation/{id}/pay")))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("amount_xmr=1&csrf_token={t}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 303);
+    }
+    for extra in [GZIP, &[]] {
+        let after = get(&app, &path, extra).await.text();
+        assert!(after.contains("transfers in: 2, payouts out: 0"), "{after}");
+        assert!(!after.contains("Nothing seen yet"));
+    }
+}

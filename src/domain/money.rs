@@ -144,7 +144,7 @@ pub fn estimate_pico(seconds: u64, cost: Micro, price: Micro) -> Pico {
 }
 
 /// Inputs of every estimate about an operation's money.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rates {
     /// Cost per hour, micro-USD.
     pub cost: Micro,

@@ -37,8 +37,26 @@ const TOKEN_BYTES: usize = 16;
 /// The hidden field every form includes: the token of the request being
 /// served, masked afresh ([`mask`]).
 pub fn field() -> Markup {
+    html! { input type="hidden" name=(FIELD) value=(masked()); }
+}
+
+/// Where a page rendered once for many responses leaves the field's value
+/// (`prebuilt::Holed`); each response fills it with [`masked`]. Markup
+/// never contains it otherwise: maud escapes `<` in every value.
+pub const HOLE: &str = "<csrf-value>";
+
+/// How long [`masked`]'s value is (the hole's fill).
+pub const MASKED_LEN: usize = 4 * TOKEN_BYTES;
+
+/// The hidden field with [`HOLE`] for its value.
+pub fn hole() -> Markup {
+    html! { input type="hidden" name=(FIELD) value=(maud::PreEscaped(HOLE)); }
+}
+
+/// The field's value for this response: the request's token, masked afresh.
+pub fn masked() -> String {
     let token = TOKEN.try_with(|t| t.clone()).unwrap_or_default();
-    let value = if token.is_empty() {
+    if token.is_empty() {
         token
     } else {
         let mut m = [0u8; TOKEN_BYTES];
@@ -50,8 +68,7 @@ pub fn field() -> Markup {
                 token
             }
         }
-    };
-    html! { input type="hidden" name=(FIELD) value=(value); }
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -5,6 +5,7 @@ pub mod csrf;
 mod error;
 mod headers;
 pub mod limits;
+pub mod prebuilt;
 mod qr;
 mod routes;
 pub mod views;
@@ -19,6 +20,7 @@ use tokio::net::TcpListener;
 use crate::app::AppState;
 
 pub use error::{ApiError, Page};
+pub use routes::operation::OpPage;
 
 /// Largest node report body accepted (a step name or an onion address).
 pub const REPORT_MAX_BYTES: usize = 1024;

@@ -3,21 +3,70 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use maud::Markup;
 
 use super::{chrome, page_err};
 use crate::app::AppState;
+use crate::clients::wallet::AccountState;
+use crate::domain::money::{HourlyCost, Rates};
 use crate::domain::state::State as OpState;
 use crate::domain::xmr_address::Network;
 use crate::error::AppError;
 use crate::ops;
-use crate::web::Page;
+use crate::web::prebuilt::Holed;
 use crate::web::views::{feed as feed_view, operation as view, payouts as payouts_view};
+use crate::web::{Page, csrf};
 
-/// `GET /operation/{id}`.
-pub async fn show(State(st): State<AppState>, Path(id): Path<String>) -> Result<Markup, Page> {
+/// An operation page as rendered, with everything it was rendered from.
+#[derive(Debug)]
+pub struct OpPage {
+    inputs: PageInputs,
+    page: Holed,
+}
+
+impl OpPage {
+    /// About how many bytes it holds (what the page cache weighs).
+    pub fn weight(&self) -> u32 {
+        u32::try_from(self.page.weight() + 1024).unwrap_or(u32::MAX)
+    }
+}
+
+/// What an operation page shows besides the store's view: a page is reused
+/// only while every one of these is equal (so within one second of the
+/// clock, as it shows times relative to now).
+#[derive(Debug)]
+struct PageInputs {
+    view: Arc<ops::OpView>,
+    now: i64,
+    account: Option<AccountState>,
+    stale_since: Option<i64>,
+    rates: Option<(HourlyCost, Rates)>,
+    node_status: Option<String>,
+    price_notice: Option<String>,
+}
+
+impl PartialEq for PageInputs {
+    fn eq(&self, o: &Self) -> bool {
+        Arc::ptr_eq(&self.view, &o.view)
+            && self.now == o.now
+            && self.account == o.account
+            && self.stale_since == o.stale_since
+            && self.rates == o.rates
+            && self.node_status == o.node_status
+            && self.price_notice == o.price_notice
+    }
+}
+
+/// `GET /operation/{id}`: rendered once for all the views that would show
+/// the same page, and gzipped once; each answer only fills in its own CSRF
+/// mask (`prebuilt::Holed`).
+pub async fn show(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, Page> {
     st.metrics.page_view();
     let v = ops::view(&st, &id).await.map_err(|e| page_err(&st, e))?;
     let op = &v.op;
@@ -29,7 +78,47 @@ pub async fn show(State(st): State<AppState>, Path(id): Path<String>) -> Result<
         Ok((a, stale)) => (Some(a), stale),
         Err(_) => (None, None),
     };
-    let rates = ops::rates(&st).await.ok();
+    let node = st.cache.node_info.get(&op.id).await;
+    let node_status = op.launched_at.filter(|_| op.state.has_node()).map(|_| {
+        let best = crate::web::routes::api::best_height(&st);
+        crate::web::routes::api::describe(&st, op, node.as_ref(), best).1
+    });
+    let inputs = PageInputs {
+        view: v.clone(),
+        now: st.now(),
+        account,
+        stale_since,
+        rates: ops::rates(&st).await.ok(),
+        node_status,
+        price_notice: ops::price_notice(&st),
+    };
+    let cached = st
+        .cache
+        .op_pages
+        .get(&op.id)
+        .await
+        .filter(|p| p.inputs == inputs);
+    let page = match cached {
+        Some(p) => p,
+        None => {
+            let page = Arc::new(OpPage {
+                page: Holed::new(
+                    render(&st, &inputs).into_string(),
+                    csrf::HOLE,
+                    csrf::MASKED_LEN,
+                ),
+                inputs,
+            });
+            st.cache.op_pages.insert(op.id.clone(), page.clone()).await;
+            page
+        }
+    };
+    Ok(page.page.respond(&headers, &csrf::masked()))
+}
+
+fn render(st: &AppState, i: &PageInputs) -> Markup {
+    let v = &i.view;
+    let op = &v.op;
     // What left the account, and when (for the balance chart).
     let outflows: Vec<(i64, u64)> = v
         .payouts
@@ -37,12 +126,6 @@ pub async fn show(State(st): State<AppState>, Path(id): Path<String>) -> Result<
         .filter(|p| p.status == crate::domain::payout::PayoutStatus::Relayed)
         .map(|p| (p.at, p.amount.saturating_add(p.fee)))
         .collect();
-    let now = st.now();
-    let node = st.cache.node_info.get(&op.id).await;
-    let node_status = op.launched_at.filter(|_| op.state.has_node()).map(|_| {
-        let best = crate::web::routes::api::best_height(&st);
-        crate::web::routes::api::describe(&st, op, node.as_ref(), best).1
-    });
     let refresh = matches!(
         op.state,
         OpState::AwaitingFunds | OpState::Funded | OpState::Launching
@@ -52,21 +135,23 @@ pub async fn show(State(st): State<AppState>, Path(id): Path<String>) -> Result<
         fragments: &v.fragments,
         op,
         events: &v.events,
-        account: account.as_ref(),
-        min_to_launch: rates.as_ref().map(|(_, r)| ops::min_to_launch(&st, r)),
-        rates,
+        account: i.account.as_ref(),
+        min_to_launch: i.rates.as_ref().map(|(_, r)| ops::min_to_launch(st, r)),
+        rates: i.rates,
         dns: op.dns_name(&st.config.do_domain),
-        node_status,
+        node_status: i.node_status.clone(),
         health: &v.health,
         rpc_port: st.config.node_rpc_port,
         payouts: v.payouts.len(),
         outflows: &outflows,
-        now,
+        now: i.now,
         sandbox: st.sandbox.is_some(),
         notice: None,
-        stale_since,
+        stale_since: i.stale_since,
     };
-    Ok(view::render(&chrome(&st, refresh), &p))
+    let mut chrome = chrome(st, refresh);
+    chrome.price_notice.clone_from(&i.price_notice);
+    view::render(&chrome, &p)
 }
 
 /// `?page=N` of a list.

@@ -41,7 +41,7 @@ pub async fn index(
             let shown = &rows[(page_no - 1) * PER_PAGE..(page_no * PER_PAGE).min(rows.len())];
             let strips = probe_strips(&st, shown).await;
             let html = index::render(&c, shown, &strips, page_no, pages, rows.len()).into_string();
-            let page = crate::cache::Rendered::new(html.into());
+            let page = crate::web::prebuilt::Rendered::new(html.into());
             rows.keep_page(page_no, c.price_notice, page.clone());
             page
         }

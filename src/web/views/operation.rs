@@ -349,7 +349,8 @@ fn timeline(p: &OperationPage) -> Markup {
     }
 }
 
-/// The page.
+/// The page. Its sandbox form's CSRF value is left as `csrf::HOLE`: the
+/// page is served through `prebuilt::Holed`, which fills it per response.
 pub fn render(c: &Chrome, p: &OperationPage) -> Markup {
     let op = p.op;
     let uri = format!("monero:{}", op.address);
@@ -383,7 +384,7 @@ pub fn render(c: &Chrome, p: &OperationPage) -> Markup {
                     }
                     @if let Some(a) = p.account { (balance_chart(a, p.outflows, p.rates.as_ref().map(|(_, r)| r.runway_secs(a.unlocked)), p.now)) }
                     @if p.sandbox {
-                        form.sandbox method="post" action={"/sandbox/operation/" (op.id) "/pay"} { (crate::web::csrf::field())
+                        form.sandbox method="post" action={"/sandbox/operation/" (op.id) "/pay"} { (crate::web::csrf::hole())
                             label for="amount_xmr" { "Sandbox: simulate a payment of" }
                             input #amount_xmr name="amount_xmr" value="1" inputmode="decimal" size="8";
                             " XMR "
