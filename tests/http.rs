@@ -116,6 +116,23 @@ async fn bad_input_answers_4xx_with_a_message_and_writes_nothing() {
     let (code, page) = app.get("/operation/0123456789abcdef0123456789abcdef").await;
     assert_eq!(code, 404);
     assert!(page.contains("There is no operation"));
+    // A page number that is not one: the site's own error page says so.
+    let taken = app.state.store.operations().unwrap()[0].id.clone();
+    for path in [
+        "/?page=abc".to_string(),
+        format!("/operation/{taken}/payouts?page=-2"),
+    ] {
+        let (code, page) = app.get(&path).await;
+        assert_eq!(code, 422, "{path}");
+        assert!(
+            page.contains("must be a whole number, like ?page=2"),
+            "{path}: {page}"
+        );
+        assert!(
+            page.contains("</html>"),
+            "{path}: not the site's page: {page}"
+        );
+    }
     let (code, _, page) = app
         .post_form(
             "/sandbox/operation/0123456789abcdef0123456789abcdef/pay",

@@ -86,6 +86,40 @@ pub fn made_once(
     }
 }
 
+/// `?page=N` of a list: 1 when absent or empty. Anything else that is not a
+/// whole number answers the site's error page, saying what to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageNo(pub usize);
+
+impl PageNo {
+    /// The page number in a query string.
+    pub fn parse(query: Option<&str>) -> Result<Self, AppError> {
+        let bad = |got: &str| {
+            let got: String = got.chars().take(40).collect();
+            AppError::BadInput(format!(
+                "The page number must be a whole number, like ?page=2 (got “{got}”)."
+            ))
+        };
+        let fields: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or(""))
+            .map_err(|_| bad(query.unwrap_or("")))?;
+        match fields.iter().find(|(k, _)| k == "page") {
+            None => Ok(Self(1)),
+            Some((_, v)) if v.trim().is_empty() => Ok(Self(1)),
+            Some((_, v)) => v.trim().parse().map(Self).map_err(|_| bad(v)),
+        }
+    }
+}
+
+impl axum::extract::FromRequestParts<AppState> for PageNo {
+    type Rejection = Page;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        st: &AppState,
+    ) -> Result<Self, Page> {
+        Self::parse(parts.uri.query()).map_err(|e| page_err(st, e))
+    }
+}
+
 /// An error as an HTML page of this app.
 pub fn page_err(st: &AppState, e: impl Into<AppError>) -> Page {
     Page::new(chrome(st, None), e.into())
@@ -104,7 +138,35 @@ pub fn parse_form<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
 
 #[cfg(test)]
 mod tests {
-    use super::accepts_gzip;
+    use super::{PageNo, accepts_gzip};
+
+    #[test]
+    fn a_page_number_is_a_whole_number_or_absent() {
+        let p = |q: Option<&str>| PageNo::parse(q).map(|p| p.0).map_err(|e| e.to_string());
+        assert_eq!(p(None), Ok(1));
+        assert_eq!(p(Some("")), Ok(1));
+        assert_eq!(p(Some("page=")), Ok(1));
+        assert_eq!(p(Some("page=3")), Ok(3));
+        assert_eq!(p(Some("other=x&page=%2012")), Ok(12));
+        assert_eq!(p(Some("page=0")), Ok(0), "clamped by the page that lists");
+        for bad in [
+            "page=abc",
+            "page=-1",
+            "page=1.5",
+            "page=99999999999999999999999",
+        ] {
+            let e = p(Some(bad)).unwrap_err();
+            assert!(
+                e.contains("must be a whole number, like ?page=2"),
+                "{bad}: {e}"
+            );
+        }
+        let long = format!("page={}", "x".repeat(500));
+        assert!(
+            p(Some(&long)).unwrap_err().len() < 150,
+            "the answer quotes at most 40 characters"
+        );
+    }
 
     #[test]
     fn gzip_is_taken_unless_refused() {

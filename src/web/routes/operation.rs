@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use maud::Markup;
 
-use super::{chrome, page_err};
+use super::{PageNo, chrome, page_err};
 use crate::app::AppState;
 use crate::clients::wallet::AccountState;
 use crate::domain::money::{HourlyCost, Rates};
@@ -154,17 +154,11 @@ fn render(st: &AppState, i: &PageInputs) -> Markup {
     view::render(&chrome, &p)
 }
 
-/// `?page=N` of a list.
-#[derive(Debug, Default, serde::Deserialize)]
-pub struct PageQuery {
-    page: Option<usize>,
-}
-
 /// `GET /operation/{id}/payouts[?page=N]`.
 pub async fn payouts(
     State(st): State<AppState>,
     Path(id): Path<String>,
-    Query(q): Query<PageQuery>,
+    PageNo(page_no): PageNo,
 ) -> Result<Markup, Page> {
     st.metrics.page_view();
     let v = ops::view(&st, &id).await.map_err(|e| page_err(&st, e))?;
@@ -178,7 +172,7 @@ pub async fn payouts(
         &chrome(&st, None),
         &v.op,
         &v.payouts,
-        q.page.unwrap_or(1),
+        page_no,
         explorer,
     ))
 }

@@ -1,11 +1,11 @@
 //! `/`, `/launchpad`, `/info` and the 404 page.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::Markup;
 
-use super::{chrome, page_err, parse_form};
+use super::{PageNo, chrome, page_err, parse_form};
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::ops::{self, LaunchForm};
@@ -15,25 +15,20 @@ use crate::web::views::{index, info as info_view, launchpad};
 /// Nodes per page of the index.
 pub const PER_PAGE: usize = 25;
 
-#[derive(serde::Deserialize)]
-pub struct PageQuery {
-    page: Option<usize>,
-}
-
 /// `GET /`. Each page is rendered (and gzipped) once per build of the node
 /// list (at most every few seconds, and after every job pass) and served as
 /// is until then.
 pub async fn index(
     State(st): State<AppState>,
     headers: axum::http::HeaderMap,
-    Query(q): Query<PageQuery>,
+    PageNo(asked): PageNo,
 ) -> Result<Response, Page> {
     st.metrics.page_view();
     let rows = super::api::node_rows(&st)
         .await
         .map_err(|e| page_err(&st, e))?;
     let pages = rows.len().div_ceil(PER_PAGE).max(1);
-    let page_no = q.page.unwrap_or(1).clamp(1, pages);
+    let page_no = asked.clamp(1, pages);
     let c = chrome(&st, None);
     let page = match rows.page(page_no, &c.price_notice) {
         Some(p) => p,
