@@ -51,17 +51,16 @@ pub fn gzip(data: &[u8]) -> Bytes {
 /// A page made once with one hole, filled per response (module docs).
 #[derive(Debug)]
 pub struct Holed {
-    /// Before and after the hole, as rendered (all of it before, if the
-    /// page has no hole).
-    plain: [Bytes; 2],
-    /// Whether there is a hole to fill.
-    holed: bool,
+    /// The page before the hole (all of it, if it has none).
+    before: Bytes,
+    /// After the hole; `None` if the page has no hole.
+    after: Option<Bytes>,
     /// How long the fill always is (a fill of another length, or a page
-    /// whose second part has a NUL byte, is compressed whole instead).
+    /// with a NUL byte after the hole, is compressed whole instead).
     fill_len: usize,
-    /// The page deflated around the hole, with the parts' checksums; made
-    /// on first use.
-    deflated: OnceLock<Option<Deflated>>,
+    /// The page deflated around the hole, with the parts' checksums (`None`
+    /// where that would not be sound).
+    deflated: Option<Deflated>,
 }
 
 #[derive(Debug)]
@@ -76,50 +75,54 @@ const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
 
 impl Holed {
     /// `page` with a hole where `hole` first occurs (none if it does not),
-    /// to be filled with values `fill_len` bytes long.
+    /// to be filled with values `fill_len` bytes long; deflated now, as
+    /// nearly every answer is gzipped.
     pub fn new(page: String, hole: &str, fill_len: usize) -> Self {
         let page = Bytes::from(page);
-        let at = find(&page, hole.as_bytes());
-        let plain = match at {
-            Some(at) => [page.slice(..at), page.slice(at + hole.len()..)],
-            None => [page, Bytes::new()],
+        let (before, after) = match find(&page, hole.as_bytes()) {
+            Some(at) => (page.slice(..at), Some(page.slice(at + hole.len()..))),
+            None => (page, None),
         };
+        let deflated = deflate(&before, after.as_ref().map(|b| (fill_len, &b[..])));
         Self {
-            plain,
-            holed: at.is_some(),
+            before,
+            after,
             fill_len,
-            deflated: OnceLock::new(),
+            deflated,
         }
     }
 
-    /// Bytes kept (what a cache of these weighs), counting the deflated
-    /// parts once made.
+    /// Bytes kept (what a cache of these weighs).
     pub fn weight(&self) -> usize {
-        let deflated = self.deflated.get().and_then(Option::as_ref);
-        self.plain.iter().map(Bytes::len).sum::<usize>()
-            + deflated.map_or(0, |d| d.parts.iter().map(Bytes::len).sum())
+        self.before.len()
+            + self.after.as_ref().map_or(0, Bytes::len)
+            + self
+                .deflated
+                .as_ref()
+                .map_or(0, |d| d.parts.iter().map(Bytes::len).sum())
     }
 
     /// The page with `fill` in its hole.
     pub fn plain(&self, fill: &str) -> Bytes {
-        let [a, b] = &self.plain;
-        let mut out = BytesMut::with_capacity(a.len() + fill.len() + b.len());
-        out.put_slice(a);
-        if self.holed {
-            out.put_slice(fill.as_bytes());
-        }
-        out.put_slice(b);
+        let Some(after) = &self.after else {
+            return self.before.clone();
+        };
+        let mut out = BytesMut::with_capacity(self.before.len() + fill.len() + after.len());
+        out.put_slice(&self.before);
+        out.put_slice(fill.as_bytes());
+        out.put_slice(after);
         out.freeze()
     }
 
     /// [`Holed::plain`] as one gzip member, without compressing the page
     /// again.
     pub fn gzip(&self, fill: &str) -> Bytes {
-        let fill = if self.holed { fill } else { "" };
-        let d = self.deflated.get_or_init(|| self.deflate());
-        let Some(d) = d
+        let holed = self.after.is_some();
+        let fill = if holed { fill } else { "" };
+        let Some(d) = self
+            .deflated
             .as_ref()
-            .filter(|_| fill.len() == self.fill_len || !self.holed)
+            .filter(|_| fill.len() == self.fill_len || !holed)
         else {
             return gzip(&self.plain(fill));
         };
@@ -134,7 +137,7 @@ impl Holed {
         );
         out.put_slice(&GZIP_HEADER);
         out.put_slice(&d.parts[0]);
-        if self.holed {
+        if holed {
             // A stored block that is not the last: BFINAL 0, BTYPE 00, then
             // (byte-aligned) its length and the length's complement.
             let len = u16::try_from(fill.len()).unwrap_or(u16::MAX);
@@ -147,38 +150,6 @@ impl Holed {
         out.put_u32_le(crc.sum());
         out.put_u32_le(crc.amount());
         out.freeze()
-    }
-
-    /// Deflates the page around a stand-in of NUL bytes (module docs);
-    /// `None` where that would not be sound.
-    fn deflate(&self) -> Option<Deflated> {
-        let [a, b] = &self.plain;
-        if self.holed && (b.contains(&0) || self.fill_len > usize::from(u16::MAX)) {
-            return None;
-        }
-        let mut c = Compress::new(Compression::default(), false);
-        let mut out = Vec::with_capacity((a.len() + b.len()) / 3 + 64);
-        feed(&mut c, a, &mut out, FlushCompress::Sync)?;
-        let before = Bytes::from(std::mem::take(&mut out));
-        if self.holed {
-            feed(
-                &mut c,
-                &vec![0; self.fill_len],
-                &mut out,
-                FlushCompress::Sync,
-            )?;
-            out.clear();
-        }
-        feed(&mut c, b, &mut out, FlushCompress::Finish)?;
-        let crc = |data: &[u8]| {
-            let mut c = Crc::new();
-            c.update(data);
-            c
-        };
-        Some(Deflated {
-            parts: [before, Bytes::from(out)],
-            crcs: [crc(a), crc(b)],
-        })
     }
 
     /// An HTML answer with `fill` in the hole, gzipped if the client takes it.
@@ -195,6 +166,39 @@ impl Holed {
             ([html, vary], self.plain(fill)).into_response()
         }
     }
+}
+
+/// `before`, then (if the page has a hole) a stand-in of `fill_len` NUL bytes
+/// and `after`, deflated as one stream with the parts flushed apart (module
+/// docs); `None` where that would not be sound.
+fn deflate(before: &[u8], hole: Option<(usize, &[u8])>) -> Option<Deflated> {
+    if let Some((fill_len, after)) = hole
+        && (after.contains(&0) || fill_len > usize::from(u16::MAX))
+    {
+        return None;
+    }
+    let mut c = Compress::new(Compression::default(), false);
+    let mut out = Vec::with_capacity(before.len() / 3 + 64);
+    feed(&mut c, before, &mut out, FlushCompress::Sync)?;
+    let first = Bytes::from(std::mem::take(&mut out));
+    let after = match hole {
+        Some((fill_len, after)) => {
+            feed(&mut c, &vec![0; fill_len], &mut out, FlushCompress::Sync)?;
+            out.clear();
+            after
+        }
+        None => &[],
+    };
+    feed(&mut c, after, &mut out, FlushCompress::Finish)?;
+    let crc = |data: &[u8]| {
+        let mut c = Crc::new();
+        c.update(data);
+        c
+    };
+    Some(Deflated {
+        parts: [first, Bytes::from(out)],
+        crcs: [crc(before), crc(after)],
+    })
 }
 
 /// Where `needle` first occurs in `hay`.
