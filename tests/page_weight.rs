@@ -307,16 +307,17 @@ async fn the_csrf_token_is_masked_per_response_and_still_accepted() {
     assert_eq!(second.len(), 64);
     assert_ne!(first, second, "the mask is the same on two loads");
 
-    // Either masked value sends the form.
-    for (name, value) in [("masked-one", &first), ("masked-two", &second)] {
-        let r = c
-            .post(app.url("/launchpad"))
+    // Opens an operation with this visitor's cookie and the given field.
+    let open = |name: &str, token: &str| {
+        c.post(app.url("/launchpad"))
             .header("cookie", &cookie)
             .header("content-type", "application/x-www-form-urlencoded")
-            .body(format!("codename={name}&region=ams3&csrf_token={value}"))
+            .body(format!("codename={name}&region=ams3&csrf_token={token}"))
             .send()
-            .await
-            .unwrap();
+    };
+    // Either masked value sends the form.
+    for (name, value) in [("masked-one", &first), ("masked-two", &second)] {
+        let r = open(name, value).await.unwrap();
         assert_eq!(r.status().as_u16(), 303, "{name}");
     }
     // A masked token of another visitor's page is refused.
@@ -328,14 +329,7 @@ async fn the_csrf_token_is_masked_per_response_and_still_accepted() {
         .await
         .unwrap();
     let foreign = field_token(&r.text().await.unwrap());
-    let r = c
-        .post(app.url("/launchpad"))
-        .header("cookie", &cookie)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("codename=forged&region=ams3&csrf_token={foreign}"))
-        .send()
-        .await
-        .unwrap();
+    let r = open("forged", &foreign).await.unwrap();
     assert_eq!(r.status().as_u16(), 403);
     assert!(app.state.store.find_operation("forged").unwrap().is_none());
     assert!(
