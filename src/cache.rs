@@ -57,7 +57,7 @@ pub struct Caches {
     pub best_height: std::sync::atomic::AtomicU64,
     /// The index's strip of each node's last probes, by operation id: read
     /// from the store once, dropped when the health job writes a probe.
-    pub probe_strips: Cache<String, crate::web::views::index::ProbeStrip>,
+    pub probe_strips: Cache<String, crate::web::views::charts::ProbeStrip>,
     /// Where hits and misses are counted (the app's metrics once built).
     metrics: std::sync::OnceLock<Arc<crate::metrics::Metrics>>,
     /// `/status`'s last live check of the wallet (app clock time, outcome).

@@ -10,7 +10,7 @@ use crate::app::AppState;
 use crate::error::AppError;
 use crate::ops::{self, LaunchForm};
 use crate::web::Page;
-use crate::web::views::{index, info as info_view, launchpad};
+use crate::web::views::{charts, index, info as info_view, launchpad};
 
 /// Nodes per page of the index.
 pub const PER_PAGE: usize = 25;
@@ -53,7 +53,7 @@ pub async fn index(
 /// with a warm cache reads nothing from the store; a miss reads that node's
 /// history once (concurrent misses share the read). A node whose history
 /// cannot be read is shown without its strip.
-async fn probe_strips(st: &AppState, shown: &[index::NodeRow]) -> Vec<Option<index::ProbeStrip>> {
+async fn probe_strips(st: &AppState, shown: &[index::NodeRow]) -> Vec<Option<charts::ProbeStrip>> {
     let strips = shown.iter().map(|n| {
         let id = n.op_id.clone();
         let store = st.store.clone();
@@ -61,7 +61,7 @@ async fn probe_strips(st: &AppState, shown: &[index::NodeRow]) -> Vec<Option<ind
             .probe_strips
             .try_get_with(n.op_id.clone(), async move {
                 store
-                    .run(move |s| s.health(&id).map(|h| index::ProbeStrip::of(&h)))
+                    .run(move |s| s.health(&id).map(|h| charts::ProbeStrip::of(&h)))
                     .await
             })
     });

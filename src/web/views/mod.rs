@@ -2,7 +2,7 @@
 //! the rendered string.
 
 pub mod admin;
-mod charts;
+pub mod charts;
 pub mod error;
 pub mod feed;
 pub mod index;
