@@ -46,10 +46,11 @@ pub struct Caches {
     /// seconds (not per request: it reads every operation); jobs, new
     /// operations and node reports invalidate it.
     pub node_rows: Cache<(), Arc<NodeList>>,
-    /// What operation pages read from the store, keyed by the id or codename
-    /// asked for and the store's generation (a write makes new keys; old ones
-    /// age out).
+    /// What operation pages read from the store, keyed by the operation's id
+    /// and generation (a write to it makes a new key; old ones age out).
     pub op_views: Cache<(String, u64), Arc<crate::ops::OpView>>,
+    /// Operation ids by the id or codename a link used (neither changes).
+    pub op_ids: Cache<String, String>,
     /// Operation pages as last rendered, by operation id, with what they
     /// were rendered from: a view whose inputs are all equal reuses it.
     pub op_pages: Cache<String, Arc<crate::web::OpPage>>,
@@ -173,6 +174,7 @@ impl Default for Caches {
                 .weigher(|_, v: &Arc<crate::ops::OpView>| v.weight())
                 .time_to_live(ttl(600))
                 .build(),
+            op_ids: Cache::builder().max_capacity(100_000).build(),
             op_pages: Cache::builder()
                 .max_capacity(OP_PAGES_BYTES)
                 .weigher(|_, p: &Arc<crate::web::OpPage>| p.weight())

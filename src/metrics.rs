@@ -187,6 +187,15 @@ impl Metrics {
             })
             .inc();
     }
+    /// Lookups of `cache` so far that hit (or missed).
+    pub fn cache_lookups(&self, cache: &'static str, hit: bool) -> u64 {
+        self.cache_lookups
+            .get_or_create(&Lookup {
+                cache,
+                outcome: if hit { "hit" } else { "miss" },
+            })
+            .get()
+    }
     /// Records how long a job pass took.
     pub fn job_duration(&self, job: &'static str, secs: f64) {
         self.job_seconds

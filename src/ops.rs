@@ -240,9 +240,12 @@ pub async fn get(st: &AppState, id: &str) -> Result<Operation, AppError> {
         })
 }
 
-/// What an operation's pages read from the store, as of one store generation.
+/// What an operation's pages read from the store, as of one generation of
+/// the operation (`Store::generation_of`).
 #[derive(Debug)]
 pub struct OpView {
+    /// The operation's generation this was read at.
+    pub generation: u64,
     pub op: Operation,
     pub events: Vec<crate::domain::event::Event>,
     pub payouts: Vec<crate::domain::payout::Payout>,
@@ -264,38 +267,61 @@ impl OpView {
 }
 
 /// An operation with its events, payouts and health history, by id or
-/// codename. Read once per store generation and shared by every view of it
-/// until the next write (concurrent first requests wait for one read).
-pub async fn view(st: &AppState, id: &str) -> Result<std::sync::Arc<OpView>, AppError> {
-    let key = (id.to_string(), st.store.generation());
+/// codename. Read once per write to that operation and shared by every view
+/// of it until the next (concurrent first requests wait for one read).
+pub async fn view(st: &AppState, key: &str) -> Result<std::sync::Arc<OpView>, AppError> {
+    let id = op_id(st, key).await?;
+    // Read before the store is: a write committed meanwhile makes a newer one.
+    let generation = st.store.generation_of(&id);
     let store = st.store.clone();
-    let id = id.to_string();
     st.cache
         .op_views
-        .try_get_with(key, async move {
-            let found = store
+        .try_get_with((id.clone(), generation), async move {
+            let view = store
                 .run(move |s| {
-                    let Some(op) = s.find_operation(&id)? else {
-                        return Ok::<_, crate::store::StoreError>(Err(id));
-                    };
-                    Ok(Ok(OpView {
+                    let op = s
+                        .operation(&id)?
+                        .ok_or(crate::store::StoreError::NotFound(id))?;
+                    Ok::<_, crate::store::StoreError>(OpView {
                         events: s.events(&op.id)?,
                         payouts: s.payouts(&op.id)?,
                         health: s.health(&op.id)?,
                         fragments: Default::default(),
+                        generation,
                         op,
-                    }))
+                    })
                 })
                 .await
                 .map_err(AppError::from)?;
-            found.map(std::sync::Arc::new).map_err(|id| {
-                AppError::NotFound(format!(
-                    "There is no operation {id:?}. Check the link you followed."
-                ))
-            })
+            Ok(std::sync::Arc::new(view))
         })
         .await
-        .map_err(|e| e.copied())
+        .map_err(|e: std::sync::Arc<AppError>| e.copied())
+}
+
+/// The id of the operation `key` (an id or a codename) names; ids never
+/// change and codenames are never reused, so the answer is cached.
+async fn op_id(st: &AppState, key: &str) -> Result<String, AppError> {
+    let store = st.store.clone();
+    let asked = key.to_string();
+    st.cache
+        .op_ids
+        .try_get_with(asked.clone(), async move {
+            let find = asked.clone();
+            store
+                .run(move |s| {
+                    Ok::<_, crate::store::StoreError>(s.find_operation(&find)?.map(|op| op.id))
+                })
+                .await
+                .map_err(AppError::from)?
+                .ok_or_else(|| {
+                    AppError::NotFound(format!(
+                        "There is no operation {asked:?}. Check the link you followed."
+                    ))
+                })
+        })
+        .await
+        .map_err(|e: std::sync::Arc<AppError>| e.copied())
 }
 
 /// One line of `ops list` and of the admin API.

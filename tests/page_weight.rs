@@ -361,6 +361,10 @@ async fn an_operation_page_is_made_once_yet_masked_per_response_and_never_stale(
     assert_ne!(ta, tb, "one mask for two responses");
     assert_eq!(a.replace(&ta, "T"), b.replace(&tb, "T"));
     assert!(!a.contains(nodecannon::web::csrf::HOLE));
+    // Rendered once: the second load found the first one's page.
+    let renders = || app.state.metrics.cache_lookups("op_page", false);
+    let reuses = || app.state.metrics.cache_lookups("op_page", true);
+    assert_eq!((renders(), reuses()), (1, 1));
     // Compressed about as well as the whole page at once: the token (64
     // random hex digits, stored) and the flush before it cost little.
     let whole = {
@@ -386,9 +390,20 @@ async fn an_operation_page_is_made_once_yet_masked_per_response_and_never_stale(
             .unwrap();
         assert_eq!(r.status().as_u16(), 303);
     }
+    // The payments change no stored operation (the wallet holds them), so
+    // it is the account, not the store, that makes the page new.
     for extra in [GZIP, &[]] {
         let after = get(&app, &path, extra).await.text();
         assert!(after.contains("transfers in: 2, payouts out: 0"), "{after}");
         assert!(!after.contains("Nothing seen yet"));
     }
+    assert_eq!((renders(), reuses()), (2, 2));
+    // A second later the page is made again (it shows times relative to
+    // now): once for twenty loads at once.
+    app.advance(1);
+    let loads = (0..20).map(|_| get(&app, &path, GZIP));
+    for got in futures_util::future::join_all(loads).await {
+        assert!(got.text().contains("transfers in: 2"));
+    }
+    assert_eq!(renders(), 3);
 }

@@ -63,7 +63,8 @@ fn index_codenames(txn: &WriteTransaction) -> Result<()> {
 
 /// redb's page cache. Its default (1 GiB) lets a store of 10,000 operations
 /// grow the process past 100 MB under load; pages now read the store rarely
-/// (views are cached by store generation), so a small cache is enough.
+/// (views are cached until a write touches their operation), so a small
+/// cache is enough.
 pub const CACHE_BYTES: usize = 8 * 1024 * 1024;
 
 fn open_db(path: &Path) -> Result<Database> {

@@ -86,9 +86,11 @@ fn decode_json<T: serde::de::DeserializeOwned>(
 pub struct Store {
     db: Arc<Database>,
     path: PathBuf,
-    /// Bumped after every committed write: a view read at generation `g` is
-    /// still current while [`Store::generation`] is `g` (the page caches).
-    generation: Arc<std::sync::atomic::AtomicU64>,
+    /// Counts committed writes; each stamps the operations it touched.
+    writes: Arc<std::sync::atomic::AtomicU64>,
+    /// The stamp of the last committed write that touched each operation
+    /// (since this process opened the store): see [`Store::generation_of`].
+    generations: Arc<std::sync::RwLock<std::collections::HashMap<String, u64>>>,
     #[cfg(test)]
     fail_events: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -114,7 +116,8 @@ impl Store {
         Ok(Store {
             db: Arc::new(db),
             path,
-            generation: Default::default(),
+            writes: Default::default(),
+            generations: Default::default(),
             #[cfg(test)]
             fail_events: Default::default(),
         })
@@ -137,17 +140,31 @@ impl Store {
         tx.set_fail_events(self.fail_events.load(std::sync::atomic::Ordering::SeqCst));
         let out = f(&mut tx)?;
         tx.finish()?;
-        drop(tx);
+        let touched = tx.touched();
         txn.commit().map_err(StoreError::from)?;
-        self.generation
-            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        let stamp = self
+            .writes
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel)
+            + 1;
+        if !touched.is_empty()
+            && let Ok(mut g) = self.generations.write()
+        {
+            g.extend(touched.into_iter().map(|id| (id, stamp)));
+        }
         Ok(out)
     }
 
-    /// How many writes this process has committed: what a cached read of the
-    /// store is checked against (a read made at the same generation is current).
-    pub fn generation(&self) -> u64 {
-        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    /// Which committed write last touched operation `id` (0: none since the
+    /// store was opened). What a cached read of the operation is checked
+    /// against: one made after reading generation `g` is current while this
+    /// is still `g`. Writes to other operations (a health pass writes every
+    /// node) leave it alone.
+    pub fn generation_of(&self, id: &str) -> u64 {
+        self.generations
+            .read()
+            .ok()
+            .and_then(|g| g.get(id).copied())
+            .unwrap_or(0)
     }
 
     /// Runs blocking store work off the async executor.

@@ -209,3 +209,59 @@ fn health_history_is_bounded() {
     let h = s.health(A).unwrap();
     assert_eq!(h.iter().map(|x| x.at).collect::<Vec<_>>(), [6, 7, 8, 9]);
 }
+
+#[test]
+fn a_write_moves_the_generation_of_the_operations_it_touched_only() {
+    let (_d, s) = open();
+    assert_eq!(s.generation_of(A), 0);
+    create(&s, A, "alpha").unwrap();
+    create(&s, B, "beta").unwrap();
+    let (a, b) = (s.generation_of(A), s.generation_of(B));
+    assert!(a > 0 && b > a, "{a} {b}");
+    // A health sample, a payout or an event of B leaves A's alone.
+    let sample = HealthSample {
+        at: 10,
+        reachable: true,
+        height: 1,
+        target_height: 1,
+        synchronized: true,
+        peers_in: 0,
+        peers_out: 0,
+        database_size: 0,
+        status: String::new(),
+    };
+    s.write(|tx| tx.add_health(B, &sample, 10)).unwrap();
+    assert_eq!(s.generation_of(A), a);
+    let after_health = s.generation_of(B);
+    assert!(after_health > b);
+    s.write(|tx| tx.event(B, 11, EventKind::Created, "noted"))
+        .unwrap();
+    assert!(s.generation_of(B) > after_health);
+    // A write that touches no operation, or one that fails, moves nothing.
+    s.write(|tx| tx.put_setting("k", &1)).unwrap();
+    let _ = s.write(|tx| {
+        tx.event(A, 12, EventKind::Created, "rolled back")?;
+        Err::<(), _>(StoreError::Task("no".into()))
+    });
+    assert_eq!(s.generation_of(A), a);
+    // Another operation's payout moves only its own.
+    let before = s.generation_of(B);
+    let p = crate::domain::payout::Payout {
+        op_id: B.into(),
+        seq: 1,
+        at: 13,
+        seconds: 3600,
+        cost_per_hour: 1,
+        price: 1,
+        amount: 1,
+        fee: 1,
+        tx_hash: "h".into(),
+        tx_metadata: String::new(),
+        status: crate::domain::payout::PayoutStatus::Built,
+        is_final: false,
+        kind: Default::default(),
+    };
+    s.write(|tx| tx.put_payout(&p)).unwrap();
+    assert!(s.generation_of(B) > before);
+    assert_eq!(s.generation_of(A), a);
+}

@@ -17,6 +17,8 @@ pub struct Tx<'t> {
     txn: &'t WriteTransaction,
     changed: BTreeSet<String>,
     evented: BTreeSet<String>,
+    /// Operations whose payouts or health history this transaction wrote.
+    recorded: BTreeSet<String>,
     #[cfg(test)]
     fail_events: bool,
 }
@@ -77,6 +79,7 @@ impl<'t> Tx<'t> {
             txn,
             changed: BTreeSet::new(),
             evented: BTreeSet::new(),
+            recorded: BTreeSet::new(),
             #[cfg(test)]
             fail_events: false,
         }
@@ -92,6 +95,15 @@ impl<'t> Tx<'t> {
             Some(id) => Err(StoreError::NoEvent(id.clone())),
             None => Ok(()),
         }
+    }
+
+    /// The operations whose pages this transaction changes: what it stored
+    /// of them, their events, payouts or health history.
+    pub(super) fn touched(self) -> BTreeSet<String> {
+        let mut all = self.changed;
+        all.extend(self.evented);
+        all.extend(self.recorded);
+        all
     }
 
     /// An operation by id.
@@ -147,7 +159,9 @@ impl<'t> Tx<'t> {
 
     /// Stores a payout (new or updated).
     pub fn put_payout(&mut self, p: &Payout) -> Result<()> {
-        put(self.txn, &tables::PAYOUTS, &seq_key(&p.op_id, p.seq), p)
+        put(self.txn, &tables::PAYOUTS, &seq_key(&p.op_id, p.seq), p)?;
+        self.recorded.insert(p.op_id.clone());
+        Ok(())
     }
 
     /// Records a job pass.
@@ -168,6 +182,7 @@ impl<'t> Tx<'t> {
         for k in keys.iter().take(keys.len().saturating_sub(keep)) {
             table.remove(k.as_str())?;
         }
+        self.recorded.insert(op_id.to_string());
         Ok(())
     }
 

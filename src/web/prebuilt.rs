@@ -61,6 +61,8 @@ pub struct Holed {
     /// The page deflated around the hole, with the parts' checksums (`None`
     /// where that would not be sound).
     deflated: Option<Deflated>,
+    /// A page without a hole: its whole gzip answer, made once.
+    whole: Option<Bytes>,
 }
 
 #[derive(Debug)]
@@ -84,12 +86,22 @@ impl Holed {
             None => (page, None),
         };
         let deflated = deflate(&before, after.as_ref().map(|b| (fill_len, &b[..])));
-        Self {
+        let mut page = Self {
             before,
             after,
             fill_len,
             deflated,
+            whole: None,
+        };
+        if !page.has_hole() {
+            page.whole = Some(page.gzip(""));
         }
+        page
+    }
+
+    /// Whether the page has a hole to fill.
+    pub fn has_hole(&self) -> bool {
+        self.after.is_some()
     }
 
     /// Bytes kept (what a cache of these weighs).
@@ -100,6 +112,7 @@ impl Holed {
                 .deflated
                 .as_ref()
                 .map_or(0, |d| d.parts.iter().map(Bytes::len).sum())
+            + self.whole.as_ref().map_or(0, Bytes::len)
     }
 
     /// The page with `fill` in its hole.
@@ -117,7 +130,10 @@ impl Holed {
     /// [`Holed::plain`] as one gzip member, without compressing the page
     /// again.
     pub fn gzip(&self, fill: &str) -> Bytes {
-        let holed = self.after.is_some();
+        if let Some(whole) = &self.whole {
+            return whole.clone();
+        }
+        let holed = self.has_hole();
         let fill = if holed { fill } else { "" };
         let Some(d) = self
             .deflated

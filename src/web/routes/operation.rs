@@ -18,6 +18,7 @@ use crate::ops;
 use crate::web::prebuilt::Holed;
 use crate::web::views::{feed as feed_view, operation as view, payouts as payouts_view};
 use crate::web::{Page, csrf};
+use moka::ops::compute::Op;
 
 /// An operation page as rendered, with everything it was rendered from.
 #[derive(Debug)]
@@ -33,30 +34,19 @@ impl OpPage {
     }
 }
 
-/// What an operation page shows besides the store's view: a page is reused
-/// only while every one of these is equal (so within one second of the
-/// clock, as it shows times relative to now).
-#[derive(Debug)]
+/// What an operation page is rendered from: the operation's store view (by
+/// its generation) and what the page shows besides. A page is reused only
+/// while every one of these is equal (so within one second of the clock, as
+/// it shows times relative to now).
+#[derive(Debug, Clone, PartialEq)]
 struct PageInputs {
-    view: Arc<ops::OpView>,
+    generation: u64,
     now: i64,
     account: Option<AccountState>,
     stale_since: Option<i64>,
     rates: Option<(HourlyCost, Rates)>,
     node_status: Option<String>,
     price_notice: Option<String>,
-}
-
-impl PartialEq for PageInputs {
-    fn eq(&self, o: &Self) -> bool {
-        Arc::ptr_eq(&self.view, &o.view)
-            && self.now == o.now
-            && self.account == o.account
-            && self.stale_since == o.stale_since
-            && self.rates == o.rates
-            && self.node_status == o.node_status
-            && self.price_notice == o.price_notice
-    }
 }
 
 /// `GET /operation/{id}`: rendered once for all the views that would show
@@ -84,7 +74,7 @@ pub async fn show(
         crate::web::routes::api::describe(&st, op, node.as_ref(), best).1
     });
     let inputs = PageInputs {
-        view: v.clone(),
+        generation: v.generation,
         now: st.now(),
         account,
         stale_since,
@@ -92,32 +82,49 @@ pub async fn show(
         node_status,
         price_notice: ops::price_notice(&st),
     };
-    let cached = st
-        .cache
-        .op_pages
-        .get(&op.id)
-        .await
-        .filter(|p| p.inputs == inputs);
-    let page = match cached {
-        Some(p) => p,
-        None => {
-            let page = Arc::new(OpPage {
-                page: Holed::new(
-                    render(&st, &inputs).into_string(),
-                    csrf::HOLE,
-                    csrf::MASKED_LEN,
-                ),
-                inputs,
-            });
-            st.cache.op_pages.insert(op.id.clone(), page.clone()).await;
-            page
+    let page = match st.cache.op_pages.get(&op.id).await {
+        Some(p) if p.inputs == inputs => {
+            st.metrics.cache_lookup("op_page", true);
+            p
+        }
+        // Concurrent misses of one page wait for one render (moka runs one
+        // computation per key at a time); the check is made again inside.
+        _ => {
+            let made = |inputs: PageInputs| {
+                st.metrics.cache_lookup("op_page", false);
+                let html = render(&st, &v, &inputs).into_string();
+                Arc::new(OpPage {
+                    page: Holed::new(html, csrf::HOLE, csrf::MASKED_LEN),
+                    inputs,
+                })
+            };
+            let result = st
+                .cache
+                .op_pages
+                .entry(op.id.clone())
+                .and_compute_with(|current| {
+                    std::future::ready(match current {
+                        Some(p) if p.value().inputs == inputs => Op::Nop,
+                        _ => Op::Put(made(inputs.clone())),
+                    })
+                })
+                .await;
+            match result.into_entry() {
+                Some(e) => e.into_value(),
+                // Cannot happen (a missing page is put); served anyway.
+                None => made(inputs),
+            }
         }
     };
-    Ok(page.page.respond(&headers, &csrf::masked()))
+    let fill = if page.page.has_hole() {
+        csrf::masked()
+    } else {
+        String::new()
+    };
+    Ok(page.page.respond(&headers, &fill))
 }
 
-fn render(st: &AppState, i: &PageInputs) -> Markup {
-    let v = &i.view;
+fn render(st: &AppState, v: &ops::OpView, i: &PageInputs) -> Markup {
     let op = &v.op;
     // What left the account, and when (for the balance chart).
     let outflows: Vec<(i64, u64)> = v
