@@ -266,16 +266,23 @@ impl AppState {
                 // its address (one pass over the store, nothing kept but names).
                 let held: std::collections::HashMap<u32, String> =
                     accounts.into_iter().map(|a| (a.index, a.address)).collect();
-                let mut bad = Vec::new();
-                let read = self.store.each_operation(|o| {
-                    if held.get(&o.account_index) != Some(&o.address) {
-                        bad.push(format!("{} (account {})", o.codename, o.account_index));
-                    }
-                });
+                // Off the async workers: it reads every operation.
+                let read = self
+                    .store
+                    .run(move |s| {
+                        let mut bad = Vec::new();
+                        s.each_operation(|o| {
+                            if held.get(&o.account_index) != Some(&o.address) {
+                                bad.push(format!("{} (account {})", o.codename, o.account_index));
+                            }
+                        })?;
+                        Ok::<_, crate::store::StoreError>(bad)
+                    })
+                    .await;
                 match read {
                     Err(e) => Err(e.to_string()),
-                    Ok(()) if bad.is_empty() => Ok(()),
-                    Ok(()) => Err(format!(
+                    Ok(bad) if bad.is_empty() => Ok(()),
+                    Ok(bad) => Err(format!(
                         "the wallet does not hold the accounts the store knows for {}; is this the right wallet file? Jobs that move money are stopped.",
                         bad.join(", ")
                     )),

@@ -240,20 +240,24 @@ impl Caches {
             .await
             .map_err(unarc)
     }
-    /// One account's money.
+    /// One account's money (`now`: the app clock, to date it if it is read
+    /// from the wallet now).
     pub async fn account(
         &self,
         w: &Arc<dyn Wallet>,
         index: u32,
+        now: Timestamp,
     ) -> Result<AccountState, WalletError> {
-        self.account_entry(w, index).await.map(|(a, _)| a)
+        self.account_entry(w, index, now).await
     }
-    /// One account's money and whether it was just read from the wallet.
+    /// One account's money, from the cache or the wallet. Every read from
+    /// the wallet is also kept as the last good one, whoever asked for it.
     async fn account_entry(
         &self,
         w: &Arc<dyn Wallet>,
         index: u32,
-    ) -> Result<(AccountState, bool), WalletError> {
+        now: Timestamp,
+    ) -> Result<AccountState, WalletError> {
         self.lookup("accounts", self.accounts.contains_key(&index));
         let e = self
             .accounts
@@ -261,8 +265,10 @@ impl Caches {
             .or_try_insert_with(w.account_state(index))
             .await
             .map_err(unarc)?;
-        let fresh = e.is_fresh();
-        Ok((e.into_value(), fresh))
+        if e.is_fresh() {
+            self.last_good.insert(index, (now, e.value().clone())).await;
+        }
+        Ok(e.into_value())
     }
     /// One account's money for a page: fresh (cached), or when the wallet is
     /// away, the last good read with its time (`Some(t)`: stale since `t`).
@@ -275,19 +281,15 @@ impl Caches {
         // A page never waits long behind the wallet's queue.
         let fresh = match self.failures.get(&index).await {
             Some(e) => Err((e, false)),
-            None => match tokio::time::timeout(PAGE_WAIT, self.account_entry(w, index)).await {
-                Ok(r) => r.map_err(|e| (e, true)),
-                Err(_) => Err((WalletError::Busy, true)),
-            },
+            None => {
+                match tokio::time::timeout(PAGE_WAIT, self.account_entry(w, index, now)).await {
+                    Ok(r) => r.map_err(|e| (e, true)),
+                    Err(_) => Err((WalletError::Busy, true)),
+                }
+            }
         };
         match fresh {
-            Ok((a, just_read)) => {
-                // Only a read from the wallet is news (not every view of the cached one).
-                if just_read || !self.last_good.contains_key(&index) {
-                    self.last_good.insert(index, (now, a.clone())).await;
-                }
-                Ok((a, None))
-            }
+            Ok(a) => Ok((a, None)),
             Err((e, new)) => {
                 // Remember only fresh failures, so the wallet is asked again after 10 s.
                 if new {
@@ -301,8 +303,9 @@ impl Caches {
         }
     }
 
-    /// Stores an account's money a job just read.
-    pub async fn put_account(&self, index: u32, state: AccountState) {
+    /// Stores an account's money a job just read from the wallet at `now`.
+    pub async fn put_account(&self, index: u32, state: AccountState, now: Timestamp) {
+        self.last_good.insert(index, (now, state.clone())).await;
         self.accounts.insert(index, state).await;
     }
     /// Forgets an account's money (after a payment or a payout).
@@ -394,5 +397,94 @@ impl Caches {
     /// Forgets the price (after the sandbox price changes).
     pub async fn forget_price(&self) {
         self.price.invalidate(&()).await;
+    }
+}
+
+#[cfg(test)]
+mod account_tests {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::clients::wallet::{Account, BuiltTx};
+
+    /// A wallet that answers balances while it is up, and nothing else.
+    #[derive(Default)]
+    struct Switched {
+        down: AtomicBool,
+        balance: AtomicU64,
+    }
+
+    #[async_trait]
+    impl Wallet for Switched {
+        async fn create_account(&self, _: &str) -> Result<Account, WalletError> {
+            Err(WalletError::Busy)
+        }
+        async fn accounts(&self) -> Result<Vec<Account>, WalletError> {
+            Err(WalletError::Busy)
+        }
+        async fn account_state(&self, _: u32) -> Result<AccountState, WalletError> {
+            if self.down.load(Ordering::SeqCst) {
+                return Err(WalletError::Unreachable("switched off".into()));
+            }
+            Ok(AccountState {
+                balance: self.balance.load(Ordering::SeqCst),
+                ..Default::default()
+            })
+        }
+        async fn fee_estimate(&self) -> Result<Pico, WalletError> {
+            Err(WalletError::Busy)
+        }
+        async fn build_transfer(&self, _: u32, _: &str, _: Pico) -> Result<BuiltTx, WalletError> {
+            Err(WalletError::Busy)
+        }
+        async fn build_sweep(&self, _: u32, _: &str) -> Result<BuiltTx, WalletError> {
+            Err(WalletError::Busy)
+        }
+        async fn relay(&self, _: &str) -> Result<String, WalletError> {
+            Err(WalletError::Busy)
+        }
+        async fn knows_tx(&self, _: u32, _: &str) -> Result<bool, WalletError> {
+            Err(WalletError::Busy)
+        }
+    }
+
+    #[tokio::test]
+    async fn with_the_wallet_away_a_page_shows_the_newest_read_whoever_made_it() {
+        let c = Caches::default();
+        let sw = Arc::new(Switched::default());
+        let w: Arc<dyn Wallet> = sw.clone();
+        sw.balance.store(1, Ordering::SeqCst);
+        assert_eq!(
+            c.account_or_last(&w, 0, 100).await.unwrap(),
+            (
+                AccountState {
+                    balance: 1,
+                    ..Default::default()
+                },
+                None
+            )
+        );
+
+        // A later read for the admin page or a job, not a visitor's page.
+        c.forget_account(0).await;
+        sw.balance.store(2, Ordering::SeqCst);
+        assert_eq!(c.account(&w, 0, 200).await.unwrap().balance, 2);
+        sw.down.store(true, Ordering::SeqCst);
+        c.forget_account(0).await;
+        let (a, stale) = c.account_or_last(&w, 0, 250).await.unwrap();
+        assert_eq!((a.balance, stale), (2, Some(200)));
+
+        // What a job read and stored counts as well.
+        let read = AccountState {
+            balance: 3,
+            ..Default::default()
+        };
+        c.put_account(0, read, 300).await;
+        c.forget_account(0).await;
+        c.failures.invalidate(&0).await;
+        let (a, stale) = c.account_or_last(&w, 0, 350).await.unwrap();
+        assert_eq!((a.balance, stale), (3, Some(300)));
     }
 }

@@ -346,7 +346,7 @@ pub async fn summaries(st: &AppState) -> Result<Vec<OpSummary>, AppError> {
     for op in ops {
         let acct = st
             .cache
-            .account(&st.wallet, op.account_index)
+            .account(&st.wallet, op.account_index, st.now())
             .await
             .unwrap_or_default();
         out.push(summary(&op, &acct));
@@ -381,7 +381,7 @@ pub async fn detail(st: &AppState, key: &str) -> Result<OpDetail, AppError> {
     let op = get(st, key).await?;
     let acct = st
         .cache
-        .account(&st.wallet, op.account_index)
+        .account(&st.wallet, op.account_index, st.now())
         .await
         .unwrap_or_default();
     let id = op.id.clone();

@@ -33,7 +33,11 @@ pub async fn run_with(
         if let Err(e) = checking.check_wallet_accounts().await {
             tracing::warn!("wallet check at start-up: {e}");
         }
-        if let Err(e) = checking.cache.refresh_fee(&checking.wallet).await {
+    });
+    // The fee estimate pages show does not wait for that check.
+    let pricing = st.clone();
+    tokio::spawn(async move {
+        if let Err(e) = pricing.cache.refresh_fee(&pricing.wallet).await {
             tracing::warn!(error = %e, "no fee estimate from the wallet yet; pages use the default");
         }
     });

@@ -176,7 +176,9 @@ async fn check_funding(
     min: Pico,
 ) -> Result<(), AppError> {
     let acct = st.wallet.account_state(op.account_index).await?;
-    st.cache.put_account(op.account_index, acct.clone()).await;
+    st.cache
+        .put_account(op.account_index, acct.clone(), st.now())
+        .await;
     let now = st.now();
     let seen = acct.deposits() > 0;
     let enough = acct.unlocked >= min;

@@ -46,7 +46,7 @@ pub async fn dashboard(
     for op in ops_list.iter().rev() {
         let acct = st
             .cache
-            .account(&st.wallet, op.account_index)
+            .account(&st.wallet, op.account_index, st.now())
             .await
             .unwrap_or_default();
         let mine = payouts.iter().filter(|p| p.op_id == op.id);
@@ -273,7 +273,7 @@ pub async fn api_cancel(
     let op = jobs::cancel::cancel(&st, &op).await?;
     let acct = st
         .cache
-        .account(&st.wallet, op.account_index)
+        .account(&st.wallet, op.account_index, st.now())
         .await
         .unwrap_or_default();
     Ok(Json(ops::summary(&op, &acct)))

@@ -68,7 +68,8 @@ pub async fn node_rows(st: &AppState) -> Result<std::sync::Arc<crate::cache::Nod
                 .map(|rows| std::sync::Arc::new(crate::cache::NodeList::new(rows)))
         })
         .await
-        .map_err(|e| AppError::Unavailable(e.to_string()))
+        // The same status and words (a store failure's details go to the log).
+        .map_err(|e| e.copied())
 }
 
 async fn build_node_rows(st: &AppState) -> Result<Vec<NodeRow>, AppError> {

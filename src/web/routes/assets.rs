@@ -17,9 +17,9 @@ use rust_embed::RustEmbed;
 struct Assets;
 
 /// `Cache-Control` of a versioned URL whose version is current.
-pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 /// `Cache-Control` of an unversioned or outdated URL.
-pub const SHORT: &str = "public, max-age=3600";
+const SHORT: &str = "public, max-age=3600";
 
 /// Hex digits of the content hash used as version and `ETag`.
 const VERSION_LEN: usize = 16;

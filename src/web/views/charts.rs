@@ -241,8 +241,10 @@ impl ProbeStrip {
         self.cells.iter().filter(|c| **c == kind).count()
     }
 
-    /// The figures as a short sentence, shown under the strip.
-    pub fn text(&self) -> String {
+    /// The figures as one sentence, as the page shows them under the strip
+    /// (where the missed part is marked up on its own).
+    #[cfg(test)]
+    fn text(&self) -> String {
         match self.text_parts() {
             (s, Some(missed)) => format!("{s}, {missed}"),
             (s, None) => s,
