@@ -13,7 +13,7 @@ use crate::clients::wallet::{AccountState, WalletError};
 use crate::clients::{Cloud, PriceOracle, Wallet};
 use crate::domain::Timestamp;
 use crate::domain::money::{Micro, Pico};
-use crate::web::prebuilt::{Rendered, gzip};
+use crate::web::prebuilt::Rendered;
 
 /// The fee estimate pages use before the wallet gave one: 0.0001 XMR, above
 /// what a two-output transaction costs at normal priority.
@@ -69,8 +69,8 @@ pub struct Caches {
 #[derive(Debug, Default)]
 pub struct NodeList {
     rows: Vec<crate::web::views::index::NodeRow>,
-    json: std::sync::OnceLock<bytes::Bytes>,
-    gzip: std::sync::OnceLock<bytes::Bytes>,
+    /// The list as JSON (`/api/nodes`), made on first use.
+    json: std::sync::OnceLock<Rendered>,
     /// The index pages rendered from this list, by page number, with the
     /// price notice they were rendered with.
     pages: std::sync::Mutex<std::collections::HashMap<usize, (Option<String>, Rendered)>>,
@@ -82,7 +82,6 @@ impl NodeList {
         Self {
             rows,
             json: Default::default(),
-            gzip: Default::default(),
             pages: Default::default(),
         }
     }
@@ -100,18 +99,16 @@ impl NodeList {
             pages.insert(n, (notice, page));
         }
     }
-    /// [`NodeList::json`] gzip-compressed, also made once (a thousand nodes
-    /// are about 310 KB of JSON, 22 KB compressed).
-    pub fn json_gzip(&self) -> bytes::Bytes {
-        self.gzip.get_or_init(|| gzip(&self.json())).clone()
-    }
-    /// The list as JSON (`/api/nodes`), serialised on first use only.
-    pub fn json(&self) -> bytes::Bytes {
+    /// The list as JSON (`/api/nodes`), serialised once (a thousand nodes are
+    /// about 310 KB; 22 KB gzipped, also made once).
+    pub fn json(&self) -> Rendered {
         self.json
             .get_or_init(|| {
-                serde_json::to_vec(&self.rows)
-                    .map(bytes::Bytes::from)
-                    .unwrap_or_else(|_| bytes::Bytes::from_static(b"[]"))
+                Rendered::new(
+                    serde_json::to_vec(&self.rows)
+                        .map(bytes::Bytes::from)
+                        .unwrap_or_else(|_| bytes::Bytes::from_static(b"[]")),
+                )
             })
             .clone()
     }

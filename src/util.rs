@@ -6,7 +6,18 @@ pub fn random_hex(n: usize) -> String {
     // The OS random source failing is unrecoverable at any call site; fall back
     // to nothing rather than panicking would make ids guessable, so abort loudly.
     getrandom::fill(&mut buf).unwrap_or_else(|e| panic!("the OS random source failed: {e}"));
-    buf.iter().map(|b| format!("{b:02x}")).collect()
+    hex(&buf)
+}
+
+/// Bytes as lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    s
 }
 
 /// Three random bytes (codename suggestions).

@@ -133,6 +133,13 @@ async fn bad_input_answers_4xx_with_a_message_and_writes_nothing() {
             "{path}: not the site's page: {page}"
         );
     }
+    // Any query a page cannot read: the site's page says so.
+    let (code, page) = app.get("/stats?token=a&token=b").await;
+    assert_eq!(code, 422);
+    assert!(
+        page.contains("cannot be read: duplicate field `token`") && page.contains("</html>"),
+        "{page}"
+    );
     let (code, _, page) = app
         .post_form(
             "/sandbox/operation/0123456789abcdef0123456789abcdef/pay",

@@ -121,7 +121,30 @@ async fn a_form_without_its_csrf_token_is_refused_and_changes_nothing() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 403);
-    assert!(r.text().await.unwrap().contains("reload the page"));
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let page = r.text().await.unwrap();
+    assert!(page.contains("reload the page"), "{page}");
+    assert!(page.contains("</html>"), "the site's own page: {page}");
+    // A form too large to read: refused on the site's page too.
+    let r = form(
+        "/launchpad",
+        format!("codename=x&pad={}", "a".repeat(70 * 1024)),
+        Some(&good_cookie),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status().as_u16(), 413);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("The form is too large.") && page.contains("</html>"),
+        "{page}"
+    );
     // A cookie and a field that do not match: a payment (sandbox) and the launchpad.
     assert_eq!(
         status(form(

@@ -18,7 +18,7 @@ use axum_extra::extract::CookieJar;
 use maud::{Markup, html};
 
 use crate::app::AppState;
-use crate::util::secret_eq;
+use crate::util::{hex, secret_eq};
 
 /// The cookie's name.
 pub const COOKIE: &str = "nc_csrf";
@@ -71,10 +71,6 @@ pub fn masked() -> String {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn unhex(s: &str) -> Option<Vec<u8>> {
     if !s.len().is_multiple_of(2) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
@@ -123,15 +119,17 @@ fn needs_check(req: &Request) -> bool {
             .is_some_and(|v| v.starts_with("Bearer "))
 }
 
-/// The refusal: nothing was read or changed.
-fn refused() -> Response {
+/// A refusal on the site's own error page: nothing was read or changed.
+fn refused(st: &AppState, status: StatusCode, message: &str) -> Response {
+    let chrome = crate::web::routes::chrome(st, None);
     (
-        StatusCode::FORBIDDEN,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        "This form has expired or was sent from another site. Go back, reload the page and send it again.",
+        status,
+        crate::web::views::error::render(&chrome, status.as_u16(), message),
     )
         .into_response()
 }
+
+const EXPIRED: &str = "This form has expired or was sent from another site. Go back, reload the page and send it again.";
 
 /// The middleware.
 pub async fn layer(State(st): State<AppState>, req: Request, next: Next) -> Response {
@@ -141,18 +139,18 @@ pub async fn layer(State(st): State<AppState>, req: Request, next: Next) -> Resp
         .filter(|t| well_formed(t));
     let req = if needs_check(&req) {
         let Some(expected) = &cookie else {
-            return refused();
+            return refused(&st, StatusCode::FORBIDDEN, EXPIRED);
         };
         let (parts, body) = req.into_parts();
         let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM).await else {
-            return (StatusCode::PAYLOAD_TOO_LARGE, "The form is too large.").into_response();
+            return refused(&st, StatusCode::PAYLOAD_TOO_LARGE, "The form is too large.");
         };
         let sent = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
             .ok()
             .and_then(|fields| fields.into_iter().find(|(k, _)| k == FIELD).map(|(_, v)| v));
         if !sent.is_some_and(|s| matches(&s, expected)) {
             tracing::info!(path = %parts.uri.path(), "form refused: CSRF token missing or wrong");
-            return refused();
+            return refused(&st, StatusCode::FORBIDDEN, EXPIRED);
         }
         Request::from_parts(parts, Body::from(bytes))
     } else {

@@ -37,6 +37,34 @@ impl Rendered {
     pub fn gzip(&self) -> Bytes {
         self.0.1.get_or_init(|| gzip(&self.0.0)).clone()
     }
+    /// An answer of `content_type`, gzipped if the client takes it.
+    pub fn respond(&self, headers: &HeaderMap, content_type: &'static str) -> Response {
+        answer(headers, content_type, || self.plain(), || self.gzip())
+    }
+}
+
+/// A body made once (`plain`, and `gzip` compressed once too), as the client
+/// takes it; the compression layer leaves an encoded body alone.
+fn answer(
+    headers: &HeaderMap,
+    content_type: &'static str,
+    plain: impl FnOnce() -> Bytes,
+    gzip: impl FnOnce() -> Bytes,
+) -> Response {
+    let vary = (header::VARY, "accept-encoding");
+    if crate::web::routes::accepts_gzip(headers) {
+        (
+            [
+                (header::CONTENT_TYPE, content_type),
+                (header::CONTENT_ENCODING, "gzip"),
+                vary,
+            ],
+            gzip(),
+        )
+            .into_response()
+    } else {
+        ([(header::CONTENT_TYPE, content_type), vary], plain()).into_response()
+    }
 }
 
 /// `data` gzip-compressed, in memory (where writing cannot fail).
@@ -170,17 +198,12 @@ impl Holed {
 
     /// An HTML answer with `fill` in the hole, gzipped if the client takes it.
     pub fn respond(&self, headers: &HeaderMap, fill: &str) -> Response {
-        let html = (header::CONTENT_TYPE, "text/html; charset=utf-8");
-        let vary = (header::VARY, "accept-encoding");
-        if crate::web::routes::accepts_gzip(headers) {
-            (
-                [html, (header::CONTENT_ENCODING, "gzip"), vary],
-                self.gzip(fill),
-            )
-                .into_response()
-        } else {
-            ([html, vary], self.plain(fill)).into_response()
-        }
+        answer(
+            headers,
+            "text/html; charset=utf-8",
+            || self.plain(fill),
+            || self.gzip(fill),
+        )
     }
 }
 

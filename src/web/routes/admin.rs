@@ -9,7 +9,7 @@ use axum_extra::extract::CookieJar;
 use maud::Markup;
 use serde::Deserialize;
 
-use super::{chrome, page_err, parse_form};
+use super::{SiteQuery, chrome, page_err, parse_form};
 use crate::app::AppState;
 use crate::domain::payout::PayoutStatus;
 use crate::domain::price_guard::PriceState;
@@ -30,7 +30,7 @@ pub struct NoticeQuery {
 pub async fn dashboard(
     State(st): State<AppState>,
     _a: Admin,
-    Query(q): Query<NoticeQuery>,
+    SiteQuery(q): SiteQuery<NoticeQuery>,
 ) -> Result<Markup, Page> {
     let ops_list = st
         .store
@@ -157,7 +157,7 @@ pub struct StatsQuery {
 pub async fn stats(
     State(st): State<AppState>,
     crate::web::limits::ClientIp(ip): crate::web::limits::ClientIp,
-    Query(q): Query<StatsQuery>,
+    SiteQuery(q): SiteQuery<StatsQuery>,
 ) -> Response {
     if !auth::ip_allowed(&st, ip) {
         return auth::Denied::Forbidden.into_response();

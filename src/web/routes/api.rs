@@ -118,12 +118,7 @@ async fn build_node_rows(st: &AppState) -> Result<Vec<NodeRow>, AppError> {
 /// (Serialised and compressed once per build of the list, not per request.)
 pub async fn nodes(State(st): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let list = node_rows(&st).await?;
-    Ok(super::made_once(
-        &headers,
-        "application/json",
-        || list.json(),
-        || list.json_gzip(),
-    ))
+    Ok(list.json().respond(&headers, "application/json"))
 }
 
 /// `GET /api/info/{codename}`: the node's last `get_info` and status, from

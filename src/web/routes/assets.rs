@@ -29,12 +29,7 @@ static VERSIONS: LazyLock<HashMap<String, String>> = LazyLock::new(|| {
     Assets::iter()
         .filter_map(|path| {
             let file = Assets::get(&path)?;
-            let hex: String = file
-                .metadata
-                .sha256_hash()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
+            let hex = crate::util::hex(&file.metadata.sha256_hash());
             Some((path.into_owned(), hex[..VERSION_LEN].to_string()))
         })
         .collect()

@@ -60,29 +60,26 @@ pub fn accepts_gzip(headers: &axum::http::HeaderMap) -> bool {
         })
 }
 
-/// A body made once (`plain`, and `gzip` compressed once too), as the client
-/// takes it; the compression layer leaves an encoded body alone.
-pub fn made_once(
-    headers: &axum::http::HeaderMap,
-    content_type: &'static str,
-    plain: impl FnOnce() -> bytes::Bytes,
-    gzip: impl FnOnce() -> bytes::Bytes,
-) -> axum::response::Response {
-    use axum::http::header;
-    use axum::response::IntoResponse;
-    let vary = (header::VARY, "accept-encoding");
-    if accepts_gzip(headers) {
-        (
-            [
-                (header::CONTENT_TYPE, content_type),
-                (header::CONTENT_ENCODING, "gzip"),
-                vary,
-            ],
-            gzip(),
-        )
-            .into_response()
-    } else {
-        ([(header::CONTENT_TYPE, content_type), vary], plain()).into_response()
+/// A query string read into `T`. One that does not fit answers the site's
+/// error page saying why (axum's own `Query` answers plain text).
+pub struct SiteQuery<T>(pub T);
+
+impl<T: DeserializeOwned> axum::extract::FromRequestParts<AppState> for SiteQuery<T> {
+    type Rejection = Page;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        st: &AppState,
+    ) -> Result<Self, Page> {
+        serde_urlencoded::from_str(parts.uri.query().unwrap_or(""))
+            .map(SiteQuery)
+            .map_err(|e| {
+                page_err(
+                    st,
+                    AppError::BadInput(format!(
+                        "The part of the address after “?” cannot be read: {e}."
+                    )),
+                )
+            })
     }
 }
 

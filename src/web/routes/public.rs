@@ -41,12 +41,7 @@ pub async fn index(
             page
         }
     };
-    Ok(super::made_once(
-        &headers,
-        "text/html; charset=utf-8",
-        || page.plain(),
-        || page.gzip(),
-    ))
+    Ok(page.respond(&headers, "text/html; charset=utf-8"))
 }
 
 /// The probe strips of the nodes shown, from `Caches::probe_strips`: a view
