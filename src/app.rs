@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::cache::Caches;
 use crate::clients::digitalocean::DigitalOcean;
-use crate::clients::market::{MarketPrice, Source};
+use crate::clients::market::{self, MarketPrice};
 use crate::clients::monero::WalletRpc;
 use crate::clients::node::HttpNodeProbe;
 use crate::clients::notify::LogNotifier;
@@ -108,21 +108,17 @@ fn real_clients(
         .do_token
         .as_ref()
         .ok_or_else(|| StartError::Config("DO_TOKEN: required outside sandbox".into()))?;
-    let sources = config
-        .price_sources
-        .iter()
-        .map(|s| match s.as_str() {
-            "kraken" => Source::Kraken(config.kraken_api_url.clone()),
-            _ => Source::CoinGecko(config.price_api_url.clone()),
-        })
-        .collect();
+    let mut wallet = WalletRpc::new(
+        &config.wallet_rpc_endpoint,
+        &config.wallet_rpc_user,
+        config.wallet_rpc_pass.expose(),
+        metrics.clone(),
+    );
+    if let Some(daemon) = &config.xmr_daemon_url {
+        wallet = wallet.with_daemon(http.clone(), daemon);
+    }
     Ok(Clients {
-        wallet: Arc::new(WalletRpc::new(
-            &config.wallet_rpc_endpoint,
-            &config.wallet_rpc_user,
-            config.wallet_rpc_pass.expose(),
-            metrics.clone(),
-        )),
+        wallet: Arc::new(wallet),
         cloud: Arc::new(DigitalOcean::new(
             http.clone(),
             &config.do_api_url,
@@ -131,7 +127,8 @@ fn real_clients(
         )),
         price: Arc::new(MarketPrice::new(
             http.clone(),
-            sources,
+            market::sources(config),
+            i64::try_from(config.price_max_age_secs).unwrap_or(i64::MAX),
             clock.clone(),
             metrics.clone(),
         )),
@@ -249,6 +246,14 @@ impl AppState {
         self.money_block.read().ok().and_then(|b| b.clone())
     }
 
+    /// Stops openings and money jobs with a reason (`/status` and the log
+    /// say it) until a wallet check finds the wallet whole again.
+    pub fn block_money(&self, why: String) {
+        if let Ok(mut b) = self.money_block.write() {
+            *b = Some(why);
+        }
+    }
+
     /// Checks that the wallet has every account the store knows, at the
     /// stored address. On a mismatch, jobs that move money are refused and
     /// `/status` says why; the log too.
@@ -276,6 +281,12 @@ impl AppState {
                                 bad.push(format!("{} (account {})", o.codename, o.account_index));
                             }
                         })?;
+                        // Accounts made for openings that were then refused.
+                        for a in s.accounts()?.into_iter().filter(|a| a.op_id.is_none()) {
+                            if held.get(&a.index) != Some(&a.address) {
+                                bad.push(format!("unused account {}", a.index));
+                            }
+                        }
                         Ok::<_, crate::store::StoreError>(bad)
                     })
                     .await;
@@ -283,7 +294,7 @@ impl AppState {
                     Err(e) => Err(e.to_string()),
                     Ok(bad) if bad.is_empty() => Ok(()),
                     Ok(bad) => Err(format!(
-                        "the wallet does not hold the accounts the store knows for {}; is this the right wallet file? Jobs that move money are stopped.",
+                        "the wallet does not hold the accounts the store knows for {}: a wallet restored from its seed needs `nodecannon wallet repair`; otherwise this is the wrong wallet file. Openings and jobs that move money are stopped.",
                         bad.join(", ")
                     )),
                 }

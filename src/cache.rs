@@ -8,7 +8,7 @@ use moka::future::Cache;
 
 use crate::clients::cloud::{CloudError, Region};
 use crate::clients::node::NodeInfo;
-use crate::clients::price::{PriceError, Quote};
+use crate::clients::price::{PriceError, PriceReport, Quote};
 use crate::clients::wallet::{AccountState, WalletError};
 use crate::clients::{Cloud, PriceOracle, Wallet};
 use crate::domain::Timestamp;
@@ -25,12 +25,15 @@ pub const PAGE_WAIT: Duration = Duration::from_secs(5);
 /// The app's caches.
 pub struct Caches {
     price: Cache<(), Quote>,
+    /// What each price source said at the last ask (`/status`, `/admin`).
+    price_report: std::sync::RwLock<Option<Arc<PriceReport>>>,
     accounts: Cache<u32, AccountState>,
     /// The last good read of each account, shown (marked stale) while the wallet is away.
     last_good: Cache<u32, (Timestamp, AccountState)>,
     /// Recent failures, so a wallet that is away is not asked again on every view.
     failures: Cache<u32, WalletError>,
-    fee: std::sync::RwLock<Option<Pico>>,
+    /// The fee estimate and where it came from.
+    fee: std::sync::RwLock<Option<(Pico, String)>>,
     /// Rendered QR codes by operation id (they never change).
     pub qr: Cache<String, Arc<Vec<u8>>>,
     size_price: Cache<String, Micro>,
@@ -148,6 +151,7 @@ impl Default for Caches {
         let ttl = |secs| Duration::from_secs(secs);
         Self {
             price: Cache::builder().time_to_live(ttl(60)).build(),
+            price_report: Default::default(),
             accounts: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(ttl(20))
@@ -229,13 +233,23 @@ impl Caches {
         let sum = seen.values().fold(0u64, |s, b| s.saturating_add(*b));
         (sum, seen.len() as u64)
     }
-    /// The XMR price.
+    /// The XMR price; what each source said is kept for [`Self::price_report`].
     pub async fn price(&self, p: &Arc<dyn PriceOracle>) -> Result<Quote, PriceError> {
         self.lookup("price", self.price.contains_key(&()));
-        self.price
-            .try_get_with((), p.xmr_usd())
-            .await
-            .map_err(unarc)
+        let ask = async {
+            let r = p.report().await;
+            let median = r.median.clone();
+            if let Ok(mut last) = self.price_report.write() {
+                *last = Some(Arc::new(r));
+            }
+            median
+        };
+        self.price.try_get_with((), ask).await.map_err(unarc)
+    }
+    /// What each price source said at the last ask made for a page (none yet
+    /// before the first).
+    pub fn price_report(&self) -> Option<Arc<PriceReport>> {
+        self.price_report.read().ok().and_then(|r| r.clone())
     }
     /// One account's money (`now`: the app clock, to date it if it is read
     /// from the wallet now).
@@ -315,18 +329,36 @@ impl Caches {
         self.fee
             .read()
             .ok()
-            .and_then(|f| *f)
+            .and_then(|f| f.as_ref().map(|f| f.0))
             .unwrap_or(DEFAULT_FEE_ESTIMATE)
     }
-    /// Whether the fee estimate came from the wallet (else the default).
-    pub fn fee_known(&self) -> bool {
-        self.fee.read().ok().is_some_and(|f| f.is_some())
+    /// Where the fee estimate comes from, in words for pages.
+    pub fn fee_basis(&self) -> String {
+        self.fee
+            .read()
+            .ok()
+            .and_then(|f| f.as_ref().map(|f| f.1.clone()))
+            .unwrap_or_else(|| {
+                "a fixed estimate of 0.0001 XMR until the first payout pass asks the wallet".into()
+            })
     }
-    /// Refreshes the fee estimate from the wallet (jobs and start-up).
-    pub async fn refresh_fee(&self, w: &Arc<dyn Wallet>) -> Result<Pico, WalletError> {
-        let fee = w.fee_estimate().await?;
+    /// Refreshes the fee estimate from the wallet (jobs and start-up): the
+    /// wallet's estimate, or the median fee of recent payouts when higher.
+    pub async fn refresh_fee(
+        &self,
+        w: &Arc<dyn Wallet>,
+        recent: Option<Pico>,
+    ) -> Result<Pico, WalletError> {
+        let est = w.fee_estimate().await?;
+        let (fee, basis) = match recent {
+            Some(r) if r > est => (
+                r,
+                "the median fee of the last payouts, above the wallet's estimate".to_string(),
+            ),
+            _ => (est, w.fee_basis().to_string()),
+        };
         if let Ok(mut f) = self.fee.write() {
-            *f = Some(fee);
+            *f = Some((fee, basis));
         }
         Ok(fee)
     }
@@ -433,10 +465,23 @@ mod account_tests {
         async fn fee_estimate(&self) -> Result<Pico, WalletError> {
             Err(WalletError::Busy)
         }
-        async fn build_transfer(&self, _: u32, _: &str, _: Pico) -> Result<BuiltTx, WalletError> {
+        async fn build_transfer(
+            &self,
+            _: u32,
+            _: &str,
+            _: Pico,
+        ) -> Result<Vec<BuiltTx>, WalletError> {
             Err(WalletError::Busy)
         }
-        async fn build_sweep(&self, _: u32, _: &str) -> Result<BuiltTx, WalletError> {
+        async fn build_sweep(&self, _: u32, _: &str) -> Result<Vec<BuiltTx>, WalletError> {
+            Err(WalletError::Busy)
+        }
+        async fn fate(
+            &self,
+            _: u32,
+            _: &str,
+            _: &[String],
+        ) -> Result<crate::clients::wallet::Fate, WalletError> {
             Err(WalletError::Busy)
         }
         async fn relay(&self, _: &str) -> Result<String, WalletError> {

@@ -64,6 +64,11 @@ pub enum Command {
     Healthcheck,
     /// Ledger check of every operation against the wallet; exit 1 on any difference.
     Audit,
+    /// The wallet's accounts.
+    Wallet {
+        #[command(subcommand)]
+        what: WalletCmd,
+    },
     /// SSH keys of the DigitalOcean account (needs DO_TOKEN).
     Keys {
         #[command(subcommand)]
@@ -113,6 +118,14 @@ pub enum KeysCmd {
         /// The public key file, e.g. ~/.ssh/id_ed25519.pub.
         pubkey_file: PathBuf,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WalletCmd {
+    /// After a restore from seed: re-create the wallet accounts the store
+    /// knows up to its highest index, verifying each address; refuses on
+    /// any mismatch.
+    Repair,
 }
 
 #[derive(Subcommand, Debug)]
@@ -325,6 +338,22 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 )));
             }
             Ok(())
+        }
+        Command::Wallet {
+            what: WalletCmd::Repair,
+        } => {
+            let r: jobs::accounts::Repair = match Db::open(config)? {
+                Db::Local(st) => {
+                    let _one = st.job_lock.lock().await;
+                    jobs::accounts::repair(&st).await?
+                }
+                Db::Remote(r) => r.post("/admin/api/wallet/repair").await?,
+            };
+            print!("{}", r.summary());
+            match r.still_wrong {
+                None => Ok(()),
+                Some(_) => Err(Failure::Other("the wallet still does not match the store".into())),
+            }
         }
         Command::Healthcheck => {
             let url = format!("http://{}/status", config.listen_addr);

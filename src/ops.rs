@@ -119,14 +119,7 @@ pub async fn figure_sources(st: &AppState) -> Vec<(&'static str, String)> {
                 format!("median of {}{when}", c.price_sources.join(" and "))
             },
         ),
-        (
-            "Network fee",
-            if st.cache.fee_known() {
-                "the wallet's estimate at the last payout pass".into()
-            } else {
-                "a conservative estimate until the wallet gives one".into()
-            },
-        ),
+        ("Network fee", st.cache.fee_basis()),
     ]
 }
 
@@ -188,6 +181,13 @@ pub async fn create(st: &AppState, form: &LaunchForm) -> Result<Operation, AppEr
             "Too many operations are waiting for funds right now; try again later.".into(),
         ));
     }
+    // A wallet that does not hold the accounts the store knows (restored
+    // from its seed without them, or the wrong wallet file) would hand out
+    // an address that is already an operation's: no opening until repaired.
+    if let Some(why) = st.money_blocked() {
+        tracing::warn!("launchpad refused: {why}");
+        return Err(AppError::Unavailable(WALLET_NEEDS_REPAIR.into()));
+    }
     let id = random_hex(16);
     let account = st.wallet.create_account(&id).await?;
     let op = Operation::new(
@@ -202,8 +202,9 @@ pub async fn create(st: &AppState, form: &LaunchForm) -> Result<Operation, AppEr
         },
         st.now(),
     );
-    let stored = op.clone();
-    st.store
+    let (stored, account_index) = (op.clone(), op.account_index);
+    let stored: Result<(), crate::store::StoreError> = st
+        .store
         .run(move |s| {
             s.write(|tx| {
                 tx.insert_op(&stored)?;
@@ -215,17 +216,52 @@ pub async fn create(st: &AppState, form: &LaunchForm) -> Result<Operation, AppEr
                 )
             })
         })
-        .await
-        .map_err(|e| match e {
-            crate::store::StoreError::CodenameTaken(c) => {
-                AppError::BadInput(format!("The codename {c:?} is taken; choose another."))
+        .await;
+    match stored {
+        Ok(()) => {}
+        Err(crate::store::StoreError::AccountTaken { index, owner }) => {
+            // Never give one address to two operations: stop, and tell the operator.
+            let why = format!(
+                "the wallet handed out account {index}, which is {owner}: it was restored without its accounts or is the wrong wallet file. Openings and money jobs are stopped; run `nodecannon wallet repair` (docs/operator.md, Restoring)."
+            );
+            tracing::error!("{why}");
+            st.block_money(why.clone());
+            st.notifier
+                .notify(&crate::clients::Notice {
+                    op_id: None,
+                    codename: None,
+                    kind: "wallet".into(),
+                    message: why,
+                })
+                .await;
+            return Err(AppError::Unavailable(WALLET_NEEDS_REPAIR.into()));
+        }
+        Err(e) => {
+            // The account exists in the wallet now: record it as nobody's, so
+            // it is never handed out and the audit can account for it.
+            let (index, address, now) = (account_index, op.address.clone(), st.now());
+            let recorded = st
+                .store
+                .run(move |s| s.write(|tx| tx.record_account(index, &address, None, now)))
+                .await;
+            if let Err(r) = recorded {
+                tracing::warn!(account = index, "could not record an unused account: {r}");
             }
-            e => e.into(),
-        })?;
+            return Err(match e {
+                crate::store::StoreError::CodenameTaken(c) => {
+                    AppError::BadInput(format!("The codename {c:?} is taken; choose another."))
+                }
+                e => e.into(),
+            });
+        }
+    }
     tracing::info!(op = %op.id, codename = %op.codename, "operation opened");
     st.cache.node_rows.invalidate_all();
     Ok(op)
 }
+
+/// What a visitor reads when the wallet must be repaired before openings.
+pub const WALLET_NEEDS_REPAIR: &str = "New operations cannot be opened right now: the operator's wallet needs attention (it has been told). Your money is safe; nothing was created. Try again later.";
 
 /// Finds an operation by id (404 with a helpful message otherwise).
 pub async fn get(st: &AppState, id: &str) -> Result<Operation, AppError> {

@@ -457,6 +457,8 @@ impl Gen {
                 status: PayoutStatus::Relayed,
                 is_final,
                 kind: PayoutKind::Hosting,
+                key_images: Vec::new(),
+                to: String::new(),
             });
         }
         let last = launched + periods * every + 130;
@@ -526,6 +528,8 @@ impl Gen {
                             status: PayoutStatus::Relayed,
                             is_final: true,
                             kind: PayoutKind::Refund,
+                            key_images: Vec::new(),
+                            to: String::new(),
                         });
                     }
                     b.events.push((

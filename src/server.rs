@@ -37,7 +37,7 @@ pub async fn run_with(
     // The fee estimate pages show does not wait for that check.
     let pricing = st.clone();
     tokio::spawn(async move {
-        if let Err(e) = pricing.cache.refresh_fee(&pricing.wallet).await {
+        if let Err(e) = pricing.cache.refresh_fee(&pricing.wallet, None).await {
             tracing::warn!(error = %e, "no fee estimate from the wallet yet; pages use the default");
         }
     });

@@ -20,6 +20,17 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
+/// Hex (either case) as bytes; `None` unless every pair is a hex byte.
+pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
 /// Three random bytes (codename suggestions).
 pub fn random3() -> [u8; 3] {
     let mut b = [0u8; 3];

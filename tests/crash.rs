@@ -14,6 +14,7 @@ mod support;
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use nodecannon::app::AppState;
 use nodecannon::clock::ManualClock;
@@ -67,12 +68,17 @@ const PLAN: &[(Phase, &str)] = &[
     (Phase::Cancel, "teardown:droplets-destroyed"),
 ];
 
-/// A fake CoinGecko answering 150 USD per XMR, timed "now".
+/// When the fake CoinGecko's price was last updated: the install's time at
+/// its last run (an answer without its own time is refused).
+static PRICE_AT: AtomicI64 = AtomicI64::new(0);
+
+/// A fake CoinGecko answering 150 USD per XMR, timed by [`PRICE_AT`].
 async fn price_server() -> String {
     let app = axum::Router::new().route(
         "/api/v3/simple/price",
         axum::routing::get(|| async {
-            axum::Json(serde_json::json!({ "monero": { "usd": 150.0 } }))
+            let at = PRICE_AT.load(Ordering::SeqCst);
+            axum::Json(serde_json::json!({ "monero": { "usd": 150.0, "last_updated_at": at } }))
         }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -132,6 +138,7 @@ impl Install {
             vars.insert(k.clone(), v.clone());
         }
         let config = Config::from_vars(&vars).unwrap();
+        PRICE_AT.store(self.now, Ordering::SeqCst);
         let st = AppState::build_with_clock(config, Arc::new(ManualClock::new(self.now))).unwrap();
         let form = nodecannon::ops::LaunchForm {
             codename: codename.into(),
@@ -164,6 +171,7 @@ impl Install {
     async fn run(&mut self, phase: Phase, args: &[&str]) -> bool {
         let mut env = self.env.clone();
         env.push(("NODECANNON_TEST_NOW".into(), self.now.to_string()));
+        PRICE_AT.store(self.now, Ordering::SeqCst);
         let arm = !self.crashed && self.crash.0 == phase;
         if arm {
             env.push(("NODECANNON_CRASH_AT".into(), self.crash.1.into()));

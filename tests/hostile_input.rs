@@ -5,7 +5,7 @@
 //! for the remote clients, arbitrary JSON with keys close to the expected
 //! ones, wrong types, huge, negative and fractional numbers. None may panic;
 //! each either accepts with sane values or refuses with a message. The case
-//! counts (`cases(N)` of each block) add up to 147,500; the file runs in
+//! counts (`cases(N)` of each block) add up to 148,500; the file runs in
 //! about 5 s in release mode on 2 cores:
 //! `cargo test --release --features test-hooks --test hostile_input`.
 //! The last test keeps the answers that once panicked or misled a parser.
@@ -16,15 +16,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use nodecannon::app::AppState;
 use nodecannon::clients::cloud::CloudError;
 use nodecannon::clients::digitalocean::{self as digitalocean, DigitalOcean};
-use nodecannon::clients::market::{median, parse_coingecko, parse_kraken};
+use nodecannon::clients::market::{
+    MAX_AHEAD_SECS, parse_bitfinex, parse_coingecko, parse_kraken, report_of, timed,
+};
 use nodecannon::clients::monero as wallet;
 use nodecannon::clients::node::{parse_get_info, parse_report};
-use nodecannon::clients::price::Quote;
+use nodecannon::clients::price::{Quote, Said};
 use nodecannon::clients::wallet::{TransferStatus, WalletError};
 use nodecannon::domain::codename;
 use nodecannon::domain::health::{classify, sync_percent};
 use nodecannon::domain::money::{format_xmr, parse_decimal_micro, parse_xmr};
 use nodecannon::domain::price_guard::{PriceState, Rules};
+use nodecannon::domain::price_median::{agree, median};
 use nodecannon::domain::xmr_address::{Network, check_address};
 use nodecannon::error::AppError;
 use nodecannon::ops::LaunchForm;
@@ -984,10 +987,10 @@ fn wallet_result(method: &str) -> BoxedStrategy<Value> {
         )
             .prop_map(|(incoming, pool)| json!({ "in": incoming, "pool": pool }))
             .boxed(),
-        "transfer" => (hex(32), hex(64), amount(), amount())
+        "transfer_split" => (hex(32), hex(64), amount(), amount())
             .prop_map(|(h, m, a, f)| json!({
-                "tx_hash": h, "tx_metadata": m, "amount": a, "fee": f,
-                "tx_key": "", "tx_blob": "", "weight": 1500, "unsigned_txset": "",
+                "tx_hash_list": [h], "tx_metadata_list": [m], "amount_list": [a], "fee_list": [f],
+                "tx_key_list": [""], "tx_blob_list": [""], "weight_list": [1500], "unsigned_txset": "",
             }))
             .boxed(),
         "sweep_all" => prop::collection::vec((hex(32), hex(64), amount(), amount()), 0..3)
@@ -1081,9 +1084,9 @@ proptest! {
     }
 
     #[test]
-    fn transfer_answers(body in wallet_body("transfer")) {
+    fn transfer_answers(body in wallet_body("transfer_split")) {
         match wallet::parse_transfer(&body) {
-            Ok(b) => prop_assert!(!b.hash.is_empty() && !b.metadata.is_empty()),
+            Ok(b) => prop_assert!(!b.is_empty() && b.iter().all(|b| !b.hash.is_empty() && !b.metadata.is_empty())),
             Err(e) => prop_assert!(wallet_error_says_why(&e)),
         }
     }
@@ -1091,7 +1094,7 @@ proptest! {
     #[test]
     fn sweep_answers(body in wallet_body("sweep_all")) {
         match wallet::parse_sweep(&body) {
-            Ok(b) => prop_assert!(!b.hash.is_empty() && !b.metadata.is_empty()),
+            Ok(b) => prop_assert!(!b.is_empty() && b.iter().all(|b| !b.hash.is_empty() && !b.metadata.is_empty())),
             Err(e) => prop_assert!(wallet_error_says_why(&e)),
         }
     }
@@ -1118,7 +1121,7 @@ proptest! {
     fn valid_wallet_answers_are_read_as_sent(
         balance in wallet_result("get_balance"),
         transfers in wallet_result("get_transfers"),
-        built in wallet_result("transfer"),
+        built in wallet_result("transfer_split"),
     ) {
         let envelope = |r: &Value| json!({ "jsonrpc": "2.0", "id": "0", "result": r }).to_string().into_bytes();
         let a = wallet::parse_account_state(&envelope(&balance), &envelope(&transfers)).expect("valid");
@@ -1127,8 +1130,9 @@ proptest! {
         let rows = transfers["in"].as_array().map_or(0, Vec::len) + transfers["pool"].as_array().map_or(0, Vec::len);
         prop_assert_eq!(a.transfers.len(), rows);
         let b = wallet::parse_transfer(&envelope(&built)).expect("valid");
-        prop_assert_eq!(Some(b.amount), built["amount"].as_u64());
-        prop_assert_eq!(Some(b.fee), built["fee"].as_u64());
+        prop_assert_eq!(b.len(), 1);
+        prop_assert_eq!(Some(b[0].amount), built["amount_list"][0].as_u64());
+        prop_assert_eq!(Some(b[0].fee), built["fee_list"][0].as_u64());
     }
 }
 
@@ -1489,43 +1493,84 @@ fn coingecko() -> BoxedStrategy<Value> {
         .boxed()
 }
 
+/// A time as a source may give it: a number of any kind, or a plausible one.
+fn time(per: i64) -> BoxedStrategy<Value> {
+    prop_oneof![
+        number(),
+        (0i64..NOW * 2).prop_map(move |t| Value::from(t * per)),
+        (0.0..(NOW * 2) as f64).prop_map(move |t| Value::from(t * per as f64)),
+    ]
+    .boxed()
+}
+
 fn kraken() -> BoxedStrategy<Value> {
-    (
+    let trade = (
         prop_oneof![
             text(),
             any::<f64>().prop_map(|f| f.to_string()),
             (0u32..1_000_000, 0u32..100_000_000).prop_map(|(a, b)| format!("{a}.{b:08}")),
         ],
+        time(1),
+    )
+        .prop_map(|(price, at)| json!([price, "0.5", at, "b", "m", "", 42]));
+    (
+        prop::collection::vec(trade, 0..3),
         prop::collection::vec(text(), 0..2),
     )
-        .prop_map(|(last, errors)| {
-            json!({ "error": errors, "result": { "XXMRZUSD": {
-                "a": ["150.1", "1", "1.000"], "b": ["150.0", "1", "1.000"],
-                "c": [last, "0.5"], "v": ["1", "2"], "p": ["150", "150"],
-                "t": [10, 20], "l": ["149", "149"], "h": ["151", "151"], "o": "150.0",
-            }}})
+        .prop_map(|(trades, errors)| {
+            json!({ "error": errors, "result": { "XXMRZUSD": trades, "last": "1767225600000000000" } })
         })
         .boxed()
 }
 
+fn bitfinex() -> BoxedStrategy<Value> {
+    let trade = (any::<u64>(), time(1000), number(), number())
+        .prop_map(|(id, mts, amount, price)| json!([id, mts, amount, price]));
+    prop::collection::vec(trade, 0..3)
+        .prop_map(Value::from)
+        .boxed()
+}
+
+/// Whether `q` is a positive price whose time is one the answer gave (in
+/// seconds, from `1/per` seconds), never ours.
+fn from_the_answer(q: &Quote, times: &[&Value], per: i64) -> bool {
+    let secs = |t: &Value| match t.as_i64() {
+        Some(t) => Some(t.div_euclid(per)),
+        None => t.as_f64().map(|f| (f / per as f64).floor() as i64),
+    };
+    q.usd > 0 && q.at >= 0 && times.iter().any(|t| secs(t) == Some(q.at))
+}
+
 proptest! {
-    #![proptest_config(cases(4_000))]
+    #![proptest_config(cases(3_000))]
 
     #[test]
-    fn coingecko_answers_give_a_positive_price_no_newer_than_now(v in answers(coingecko())) {
-        match parse_coingecko(&v, NOW) {
+    fn coingecko_answers_give_a_positive_price_at_their_own_time(v in answers(coingecko())) {
+        match parse_coingecko(&v) {
+            Ok(q) => prop_assert!(from_the_answer(&q, &[&v["monero"]["last_updated_at"]], 1), "{q:?}"),
+            Err(m) => prop_assert!(!m.is_empty()),
+        }
+    }
+
+    #[test]
+    fn kraken_answers_give_a_positive_price_at_their_own_time(v in answers(kraken())) {
+        match parse_kraken(&v) {
             Ok(q) => {
-                prop_assert!(q.usd > 0);
-                prop_assert!((0..=NOW).contains(&q.at), "{q:?}");
+                let trades = v["result"].as_object().and_then(|m| m.values().find_map(Value::as_array)).unwrap();
+                let times: Vec<&Value> = trades.iter().map(|t| &t[2]).collect();
+                prop_assert!(from_the_answer(&q, &times, 1), "{q:?} from {v}");
             }
             Err(m) => prop_assert!(!m.is_empty()),
         }
     }
 
     #[test]
-    fn kraken_answers_give_a_positive_price_now(v in answers(kraken())) {
-        match parse_kraken(&v, NOW) {
-            Ok(q) => prop_assert!(q.usd > 0 && q.at == NOW),
+    fn bitfinex_answers_give_a_positive_price_at_their_own_time(v in answers(bitfinex())) {
+        match parse_bitfinex(&v) {
+            Ok(q) => {
+                let times: Vec<&Value> = v.as_array().unwrap().iter().map(|t| &t[1]).collect();
+                prop_assert!(from_the_answer(&q, &times, 1000), "{q:?} from {v}");
+            }
             Err(m) => prop_assert!(!m.is_empty()),
         }
     }
@@ -1534,27 +1579,48 @@ proptest! {
 proptest! {
     #![proptest_config(cases(3_000))]
 
-    /// Whatever the sources say, the median and the price guard that judges
-    /// it neither panic nor leave the range of what was said.
+    /// Whatever the sources say, the report, its median and the price guard
+    /// that judges it neither panic nor use a stale, future or lone price,
+    /// and the price stays within what fresh sources said and near most of them.
     #[test]
-    fn hostile_quotes_pass_through_the_median_and_the_guard(
+    fn hostile_quotes_pass_through_the_report_and_the_guard(
         gecko in answers(coingecko()),
         kraken in answers(kraken()),
-        others in prop::collection::vec((1u64..=u64::MAX, 0i64..=NOW), 0..3),
+        bitfinex in answers(bitfinex()),
+        // Any quote, or one near the market and near now (fresh, stale, a bit ahead).
+        others in prop::collection::vec(prop_oneof![
+            (1u64..=u64::MAX, 0i64..=NOW * 2),
+            (140_000_000u64..=165_000_000, NOW - 7200..=NOW + 600),
+        ], 0..4),
         last in prop::option::of((1u64..=u64::MAX, 0i64..=NOW)),
     ) {
-        let mut quotes: Vec<Quote> = others.into_iter().map(|(usd, at)| Quote { usd, at }).collect();
-        quotes.extend(parse_coingecko(&gecko, NOW).ok());
-        quotes.extend(parse_kraken(&kraken, NOW).ok());
-        let (lo, hi) = (quotes.iter().map(|q| q.usd).min(), quotes.iter().map(|q| q.usd).max());
-        let m = median(quotes.clone());
-        prop_assert_eq!(m.is_some(), !quotes.is_empty());
-        if let (Some(m), Some(lo), Some(hi)) = (m, lo, hi) {
+        let names: Vec<String> = (0..others.len()).map(|i| format!("other{i}")).collect();
+        let mut answers = vec![
+            ("coingecko", parse_coingecko(&gecko)),
+            ("kraken", parse_kraken(&kraken)),
+            ("bitfinex", parse_bitfinex(&bitfinex)),
+        ];
+        answers.extend(names.iter().zip(&others).map(|(n, (usd, at))| (n.as_str(), Ok(Quote { usd: *usd, at: *at }))));
+        let configured = answers.len();
+        let r = report_of(answers, NOW, 3600);
+        prop_assert_eq!(r.sources.len(), configured);
+        let fresh: Vec<Quote> = r.sources.iter().filter_map(|s| match s.said {
+            Said::Fresh(q) | Said::Disagrees(q) => Some(q),
+            _ => None,
+        }).collect();
+        for q in &fresh {
+            prop_assert!(q.at <= NOW && NOW - q.at <= 3600, "{q:?}");
+        }
+        if let Ok(m) = &r.median {
+            let (lo, hi) = (fresh.iter().map(|q| q.usd).min().unwrap(), fresh.iter().map(|q| q.usd).max().unwrap());
             prop_assert!(lo <= m.usd && m.usd <= hi);
+            prop_assert!(fresh.len() >= 2, "{r:?}");
+            prop_assert!(fresh.iter().filter(|q| agree(q.usd, m.usd)).count() * 2 >= fresh.len(), "{r:?}");
+            prop_assert!(NOW - m.at <= 3600);
         }
         let mut guard = PriceState { accepted: last.map(|(usd, at)| Quote { usd, at }), ..PriceState::default() };
         let rules = Rules { max_age_secs: 3600, max_move_percent: 25, max_wait_secs: 12 * 3600 };
-        let _ = guard.judge(m.ok_or_else(|| "no price".to_string()), NOW, &rules);
+        let _ = guard.judge(r.median.map_err(|e| e.0), NOW, &rules);
     }
 }
 
@@ -1613,19 +1679,29 @@ fn answers_that_once_broke_a_parser() {
     // Two huge prices overflowed the median's sum.
     let q = |usd| Quote { usd, at: NOW };
     assert_eq!(
-        median(vec![q(u64::MAX), q(u64::MAX - 2)]).map(|m| m.usd),
+        median(&[q(u64::MAX), q(u64::MAX - 2)]).map(|m| m.usd),
         Some(u64::MAX - 1)
     );
-    // A price "updated" at i64::MIN overflowed the guard's `now - at`; a
-    // time after now is read as now (clocks differ by seconds).
-    let old = parse_coingecko(
-        &json!({ "monero": { "usd": 150.0, "last_updated_at": i64::MIN } }),
-        NOW,
+    // A price "updated" at i64::MIN overflowed the guard's `now - at`: a
+    // time before the epoch is no time.
+    let old = parse_coingecko(&json!({ "monero": { "usd": 150.0, "last_updated_at": i64::MIN } }));
+    assert!(old.is_err(), "{old:?}");
+    // A time far after now was read as now, so a source stuck there never
+    // went stale: it is refused; a clock a little ahead still reads as now.
+    let far = parse_coingecko(&json!({ "monero": { "usd": 150.0, "last_updated_at": i64::MAX } }))
+        .expect("a time");
+    assert!(matches!(timed(far, NOW, 3600), Said::Failed(w) if w.contains("ahead")));
+    let near = Quote {
+        usd: 1,
+        at: NOW + MAX_AHEAD_SECS,
+    };
+    assert_eq!(
+        timed(near, NOW, 3600),
+        Said::Fresh(Quote { usd: 1, at: NOW })
     );
-    assert_eq!(old.map(|q| q.at), Ok(0));
-    let future = parse_coingecko(
-        &json!({ "monero": { "usd": 150.0, "last_updated_at": i64::MAX } }),
-        NOW,
+    // An answer without a time was stamped now (Kraken's ticker always was).
+    assert_eq!(
+        parse_coingecko(&json!({ "monero": { "usd": 150.0 } })),
+        Err("no time in the answer".to_string())
     );
-    assert_eq!(future.map(|q| q.at), Ok(NOW));
 }

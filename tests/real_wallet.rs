@@ -478,3 +478,71 @@ async fn status_turns_503_within_one_probe_interval_when_the_wallet_stops_and_20
     let (code, wallet) = status().await;
     assert_eq!(code, 200, "{wallet}");
 }
+
+/// Issue 15, finding 1: after the wallet is restored from its seed (accounts
+/// beyond 0 not re-created), the launchpad must never hand an operation an
+/// account another one owns; `wallet repair` re-creates the missing accounts
+/// with their old addresses, and openings resume on fresh accounts.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wallet_restored_from_seed_never_gives_one_address_to_two_operations() {
+    let rt = Regtest::start().await;
+    let main = rt.main_address().await;
+    rt.mine(20, &main).await;
+    let mut extra = EXTRA.to_vec();
+    extra.push(("PAYOUT_ADDRESS", &main));
+    let app = support::start_with_wallet(&extra, make(&rt)).await;
+    let a = app.open("before-one").await;
+    let b = app.open("before-two").await;
+    let (a, b) = (app.op(&a), app.op(&b));
+    assert_ne!(a.account_index, b.account_index);
+
+    rt.restore_from_seed("restored").await;
+
+    // Before any wallet check has run: the wallet hands out account 1 again.
+    let (code, _, page) = app
+        .post_form("/launchpad", "codename=after-one&region=ams3")
+        .await;
+    assert_eq!(code, 503, "{page}");
+    assert!(page.contains("wallet needs attention"), "{page}");
+    let (code, status) = app.get("/status").await;
+    assert_eq!(code, 503, "{status}");
+    assert!(status.contains("wallet repair"), "{status}");
+    // Refused again, now without asking the wallet for an account.
+    let (code, _, _) = app
+        .post_form("/launchpad", "codename=after-two&region=ams3")
+        .await;
+    assert_eq!(code, 503);
+    assert_eq!(app.state.store.operations().unwrap().len(), 2);
+
+    // The repair re-creates what is missing, each address checked.
+    let r = app
+        .http
+        .post(app.url("/admin/api/wallet/repair"))
+        .header("authorization", "Bearer test-admin-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let repair: Value = r.json().await.unwrap();
+    assert_eq!(repair["still_wrong"], Value::Null, "{repair}");
+    assert!(app.state.check_wallet_accounts().await.is_ok());
+    let (code, status) = app.get("/status").await;
+    assert!(code == 200 || !status.contains("wallet repair"), "{status}");
+
+    // Openings resume, on an account nobody owns.
+    let c = app.op(&app.open("after-three").await);
+    let ops = app.state.store.operations().unwrap();
+    let mut indexes: Vec<u32> = ops.iter().map(|o| o.account_index).collect();
+    let mut addresses: Vec<&str> = ops.iter().map(|o| o.address.as_str()).collect();
+    indexes.sort();
+    indexes.dedup();
+    addresses.sort();
+    addresses.dedup();
+    assert_eq!((indexes.len(), addresses.len()), (3, 3), "{ops:?}");
+    assert!(c.account_index > b.account_index.max(a.account_index));
+    let held: Value = rt.wallet_call("get_accounts", json!({})).await;
+    for op in &ops {
+        let row = &held["subaddress_accounts"][op.account_index as usize];
+        assert_eq!(row["base_address"], op.address.as_str(), "{row}");
+    }
+}

@@ -243,6 +243,7 @@ fn install(root: &Path, fakes: &str) -> Install {
         ("PAYOUT_ADDRESS", PAYOUT.to_string()),
         ("PRICE_API_URL", format!("{fakes}/coingecko")),
         ("KRAKEN_API_URL", format!("{fakes}/kraken")),
+        ("BITFINEX_API_URL", format!("{fakes}/bitfinex")),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))

@@ -60,8 +60,20 @@ async fn accounts_transfers_unlock_and_a_payout_built_stored_then_relayed() {
         .build_transfer(1, &payout_to, XMR / 10)
         .await
         .unwrap();
+    assert_eq!(built.len(), 1, "one deposit: one transaction");
+    let built = built.into_iter().next().unwrap();
     assert_eq!(built.amount, XMR / 10);
     assert!(built.fee > 0 && !built.metadata.is_empty());
+    // Its one input's key image, read from the blob, is the one the wallet
+    // knows for the deposit.
+    let outs: serde_json::Value = rt
+        .wallet_call(
+            "incoming_transfers",
+            serde_json::json!({ "transfer_type": "available", "account_index": 1 }),
+        )
+        .await;
+    let ki = outs["transfers"][0]["key_image"].as_str().unwrap();
+    assert_eq!(built.key_images, vec![ki.to_string()]);
     assert!(
         !wallet.knows_tx(1, &built.hash).await.unwrap(),
         "not relayed yet"

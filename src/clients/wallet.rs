@@ -107,6 +107,20 @@ pub struct BuiltTx {
     pub metadata: String,
     pub amount: Pico,
     pub fee: Pico,
+    /// The key images of its inputs (hex): the daemon says whether they
+    /// were spent, which proves a transaction that was never relayed dead.
+    pub key_images: Vec<String>,
+}
+
+/// What became of a stored transaction whose relay failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fate {
+    /// The wallet or the daemon knows it: it was relayed after all.
+    Known,
+    /// It can never be mined: an input was spent by another transaction.
+    Dead(String),
+    /// Neither proven relayed nor dead (the reason says why); keep it.
+    Unproven(String),
 }
 
 /// What a wallet can do for the app.
@@ -120,15 +134,24 @@ pub trait Wallet: Send + Sync {
     async fn account_state(&self, index: u32) -> Result<AccountState, WalletError>;
     /// The network fee one payout is expected to cost.
     async fn fee_estimate(&self) -> Result<Pico, WalletError>;
-    /// Builds (without relaying) a transfer of `amount` to `address`.
+    /// Where [`Wallet::fee_estimate`] comes from, in words for pages.
+    fn fee_basis(&self) -> &'static str {
+        "the wallet's estimate"
+    }
+    /// Builds (without relaying) a transfer of `amount` to `address`: one
+    /// transaction, or several when the inputs do not fit in one.
     async fn build_transfer(
         &self,
         from: u32,
         address: &str,
         amount: Pico,
-    ) -> Result<BuiltTx, WalletError>;
-    /// Builds (without relaying) a transfer of all unlocked money less the fee.
-    async fn build_sweep(&self, from: u32, address: &str) -> Result<BuiltTx, WalletError>;
+    ) -> Result<Vec<BuiltTx>, WalletError>;
+    /// Builds (without relaying) a transfer of all unlocked money less the
+    /// fees: as many transactions as its inputs need.
+    async fn build_sweep(&self, from: u32, address: &str) -> Result<Vec<BuiltTx>, WalletError>;
+    /// After a failed relay: whether the transaction went out after all, can
+    /// never go out (an input spent elsewhere), or neither is proven.
+    async fn fate(&self, from: u32, tx: &str, key_images: &[String]) -> Result<Fate, WalletError>;
     /// Relays a built transaction; returns its hash.
     async fn relay(&self, metadata: &str) -> Result<String, WalletError>;
     /// Whether the wallet already knows an outgoing transaction.

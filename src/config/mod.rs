@@ -50,6 +50,36 @@ fn err(var: &str, message: impl Into<String>) -> ConfigError {
     }
 }
 
+/// `PRICE_SOURCES`: by default all three, so one wrong source is outvoted;
+/// an unknown name or one given twice is refused.
+fn price_sources(listed: Vec<String>) -> Result<Vec<String>, ConfigError> {
+    let known = crate::clients::market::Source::NAMES;
+    if listed.is_empty() {
+        return Ok(known.iter().map(|s| s.to_string()).collect());
+    }
+    let mut sources: Vec<String> = Vec::with_capacity(listed.len());
+    for name in listed {
+        let name = name.to_ascii_lowercase();
+        if !known.contains(&name.as_str()) {
+            return Err(err(
+                "PRICE_SOURCES",
+                format!(
+                    "unknown source {name:?}; the sources are {}",
+                    known.join(", ")
+                ),
+            ));
+        }
+        if sources.contains(&name) {
+            return Err(err(
+                "PRICE_SOURCES",
+                format!("{name} is listed twice; each source counts once in the median"),
+            ));
+        }
+        sources.push(name);
+    }
+    Ok(sources)
+}
+
 /// Cron schedules of the jobs (six fields, with seconds).
 #[derive(Debug, Clone)]
 pub struct Schedules {
@@ -146,6 +176,7 @@ pub const VARIABLES: &[&str] = &[
     "PRICE_MAX_WAIT_HOURS",
     "PRICE_SOURCES",
     "KRAKEN_API_URL",
+    "BITFINEX_API_URL",
     "PRICE_MAX_MOVE_PERCENT",
     "NODE_RPC_PORT",
     "NODE_PRUNE",
@@ -196,6 +227,10 @@ pub struct Config {
     pub grace_secs: u64,
     pub xmr_network: Network,
     pub wallet_rpc_endpoint: String,
+    /// `XMR_DAEMON_URI` as a base URL: the monerod the wallet uses, asked
+    /// directly whether a stored transaction's inputs were spent and what a
+    /// fee costs now (`None`: not set; decisions then rely on the wallet).
+    pub xmr_daemon_url: Option<String>,
     pub wallet_rpc_user: String,
     pub wallet_rpc_pass: Secret,
     pub do_token: Option<Secret>,
@@ -210,6 +245,8 @@ pub struct Config {
     pub do_regions: Vec<String>,
     pub price_api_url: String,
     pub kraken_api_url: String,
+    pub bitfinex_api_url: String,
+    /// `PRICE_SOURCES`: known names, lower case, each once.
     pub price_sources: Vec<String>,
     pub price_max_age_secs: u64,
     pub price_max_wait_secs: u64,
@@ -418,6 +455,19 @@ impl Config {
                 r.num::<u16>("XMR_WALLET_RPC_PORT", 18083, "a port number")?
             ),
         };
+        let xmr_daemon_url = match r.raw("XMR_DAEMON_URI").map(str::trim) {
+            None | Some("") => None,
+            Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
+                Some(u.trim_end_matches('/').to_string())
+            }
+            Some(u) if u.contains("://") => {
+                return Err(err(
+                    "XMR_DAEMON_URI",
+                    "must be http://host:port or https://host:port (or host:port)",
+                ));
+            }
+            Some(u) => Some(format!("http://{}", u.trim_end_matches('/'))),
+        };
         if !wallet_rpc_endpoint.starts_with("http://") {
             let name = if r.raw("XMR_WALLET_RPC_ENDPOINT").is_some() {
                 "XMR_WALLET_RPC_ENDPOINT"
@@ -450,21 +500,7 @@ impl Config {
                 ),
             ));
         }
-        let price_sources = r.list("PRICE_SOURCES");
-        let price_sources = if price_sources.is_empty() {
-            vec!["coingecko".into(), "kraken".into()]
-        } else {
-            price_sources
-        };
-        if let Some(bad) = price_sources
-            .iter()
-            .find(|s| !matches!(s.as_str(), "coingecko" | "kraken"))
-        {
-            return Err(err(
-                "PRICE_SOURCES",
-                format!("unknown source {bad:?}; expected coingecko and/or kraken"),
-            ));
-        }
+        let price_sources = price_sources(r.list("PRICE_SOURCES"))?;
         let payout_frequency_secs =
             r.hours_secs("PAYOUT_FREQUENCY", if sandbox { "0.05" } else { "3" })?;
         if payout_frequency_secs < 60 {
@@ -491,6 +527,7 @@ impl Config {
             grace_secs: r.hours_secs("GRACE_HOURS", "72")?,
             xmr_network,
             wallet_rpc_endpoint,
+            xmr_daemon_url,
             wallet_rpc_user: r.string("XMR_WALLET_RPC_USER", ""),
             wallet_rpc_pass: Secret::new(r.string("XMR_WALLET_RPC_PASS", "")),
             do_token: r.raw("DO_TOKEN").map(Secret::new),
@@ -511,6 +548,10 @@ impl Config {
                 .to_string(),
             kraken_api_url: r
                 .string("KRAKEN_API_URL", "https://api.kraken.com")
+                .trim_end_matches('/')
+                .to_string(),
+            bitfinex_api_url: r
+                .string("BITFINEX_API_URL", "https://api-pub.bitfinex.com")
                 .trim_end_matches('/')
                 .to_string(),
             price_sources,

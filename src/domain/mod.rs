@@ -8,6 +8,7 @@ pub mod money;
 pub mod operation;
 pub mod payout;
 pub mod price_guard;
+pub mod price_median;
 pub mod state;
 pub mod xmr_address;
 

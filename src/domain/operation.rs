@@ -150,17 +150,22 @@ pub fn valid_id(id: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// An operation for tests.
+/// An operation for tests, on an account of its own (derived from its id).
 #[cfg(test)]
 pub fn sample(id: &str, codename: &str) -> Operation {
+    let account_index = id
+        .bytes()
+        .fold(1u32, |a, b| a.wrapping_mul(31).wrapping_add(u32::from(b)))
+        % 1_000_000
+        + 1;
     Operation::new(
         NewOperation {
             id: id.into(),
             codename: codename.into(),
             region: "ams3".into(),
             refund_address: None,
-            account_index: 1,
-            address: "sandbox".into(),
+            account_index,
+            address: format!("sandbox-{account_index}"),
             node_token: "t".into(),
         },
         1_000,

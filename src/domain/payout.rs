@@ -49,6 +49,13 @@ pub struct Payout {
     pub is_final: bool,
     #[serde(default)]
     pub kind: PayoutKind,
+    /// Key images of the transaction's inputs (hex), kept until it is
+    /// relayed or proven dead: the daemon's answer for them decides "dead".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key_images: Vec<String>,
+    /// The destination address (payouts made before it was recorded: empty).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub to: String,
 }
 
 /// What a payout pass should do with one operation.

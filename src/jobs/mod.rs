@@ -1,6 +1,7 @@
 //! Jobs: plain async `run_once` functions that tests call directly; the
 //! scheduler and `run <job>` only trigger them. One pass at a time.
 
+pub mod accounts;
 pub mod audit;
 pub mod backup;
 pub mod cancel;
@@ -262,7 +263,11 @@ pub async fn ops_in(
 pub async fn fresh_rates(st: &AppState) -> Result<(HourlyCost, Rates), AppError> {
     let quote = decision_price(st).await?;
     let cost = crate::ops::hourly_cost(st).await?;
-    let fee = st.cache.refresh_fee(&st.wallet).await?;
+    let recent: Vec<crate::domain::money::Pico> = st
+        .store
+        .run(|s| Ok::<_, AppError>(s.setting(send::RECENT_FEES_KEY)?.unwrap_or_default()))
+        .await?;
+    let fee = st.cache.refresh_fee(&st.wallet, median_fee(recent)).await?;
     Ok((
         cost,
         Rates {
@@ -272,6 +277,13 @@ pub async fn fresh_rates(st: &AppState) -> Result<(HourlyCost, Rates), AppError>
             payout_every: st.config.payout_frequency_secs,
         },
     ))
+}
+
+/// The median fee of the last payouts' transactions (the estimate never
+/// goes below what payouts of the usual size really cost).
+fn median_fee(mut fees: Vec<crate::domain::money::Pico>) -> Option<crate::domain::money::Pico> {
+    fees.sort_unstable();
+    fees.get(fees.len() / 2).copied()
 }
 
 /// Where the price guard keeps its state.

@@ -22,10 +22,20 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
         return Ok(());
     }
     recover(st, out).await?;
-    let (cost, rates) = fresh_rates(st).await?;
-    for op in ops_in(st, &[State::Launching, State::Active, State::LowFunds]).await? {
-        if let Err(e) = pay_one(st, out, &op, cost, &rates).await {
-            out.failed(format!("{}: {e}", op.codename));
+    // Without a fresh, sane price no payout or end is decided, but teardown
+    // retries, closings and refunds of cancelled operations still run.
+    let rates = match fresh_rates(st).await {
+        Ok(r) => Some(r),
+        Err(e) => {
+            out.failed(format!("no payout or end decided this pass: {e}"));
+            None
+        }
+    };
+    if let Some((cost, rates)) = &rates {
+        for op in ops_in(st, &[State::Launching, State::Active, State::LowFunds]).await? {
+            if let Err(e) = pay_one(st, out, &op, *cost, rates).await {
+                out.failed(format!("{}: {e}", op.codename));
+            }
         }
     }
     if out.dry_run {
@@ -65,12 +75,16 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
         }
     }
     // Refunds: cancelled operations, and closed ones whose balance is not a refill.
-    let min = crate::ops::min_to_launch(st, &rates);
+    let min = rates
+        .as_ref()
+        .map(|(_, r)| crate::ops::min_to_launch(st, r));
     for op in ops_in(st, &[State::Closed, State::Cancelled]).await? {
         if op.refund_address.is_none() {
             continue;
         }
         if op.state == State::Closed {
+            // Whether the balance is a refill needs a price: wait for one.
+            let Some(min) = min else { continue };
             match st.wallet.account_state(op.account_index).await {
                 Ok(acct) if acct.unlocked.saturating_add(acct.pending()) >= min => continue,
                 Ok(_) => {}
@@ -125,14 +139,60 @@ async fn pay_one(
     let Some(billed_until) = op.billed_until else {
         return Ok(());
     };
-    if super::send::has_unrelayed(st, &op.id).await? {
+    let unrelayed = super::send::unrelayed(st, &op.id).await?;
+    let acct = st.wallet.account_state(op.account_index).await?;
+    if !unrelayed.is_empty() {
+        let now = st.now();
+        if !unrelayed.iter().any(|p| super::send::is_stuck(p, now)) {
+            out.did(format!(
+                "{}: waiting for a stored payout to be relayed",
+                op.codename
+            ));
+            return Ok(());
+        }
+        // A payout that stays unrelayable never keeps a node running on
+        // credit: if what is left beside it cannot cover the time since, end.
+        let held = unrelayed.iter().fold(0u64, |a, p| {
+            a.saturating_add(p.amount).saturating_add(p.fee)
+        });
+        let input = PayoutInput {
+            now,
+            billed_until,
+            unlocked: acct.unlocked.saturating_sub(held),
+            pending: acct.pending(),
+            short_since: op.short_since,
+            pending_wait_secs: st.config.pending_wait_secs,
+            rates: *r,
+        };
+        if let Decision::End {
+            amount, forgiven, ..
+        } = decide(&input)
+        {
+            let due = amount.saturating_add(forgiven);
+            let hours = st.config.grace_secs / 3600;
+            let msg = format!(
+                "Funds ran out while a payout could not be relayed: the node is destroyed; {} XMR of hosting is forgiven. Refill within {hours} h to relaunch.",
+                format_xmr(due)
+            );
+            let op = transition(st, op, State::Ended, EventKind::Ended, msg, |o| {
+                o.billed_until = None;
+                o.launch_step = None;
+                o.short_since = None;
+            })
+            .await?;
+            out.did(format!(
+                "{}: ended beside an unrelayable payout",
+                op.codename
+            ));
+            st.failpoint("end:recorded")?;
+            return teardown_and_clear(st, out, &op).await;
+        }
         out.did(format!(
-            "{}: waiting for a stored payout to be relayed",
+            "{}: a stored payout stays unrelayable; the node is paid up beside it",
             op.codename
         ));
         return Ok(());
     }
-    let acct = st.wallet.account_state(op.account_index).await?;
     let input = PayoutInput {
         now: st.now(),
         billed_until,
@@ -242,29 +302,66 @@ async fn end(
     .await
     {
         Ok((op, _)) => op,
-        // Nothing can be paid at all (the fee exceeds what is there): end anyway.
-        Err(AppError::Conflict(e)) => {
+        // The exact payout cannot be built (its real fee is above the
+        // estimate): pay all that is there instead, never nothing.
+        Err(AppError::Conflict(e)) if matches!(how, Amount::Exact(a) if a > 0) => {
             out.failed(format!(
-                "{}: final payout impossible ({e}); ending without it",
+                "{}: the final payout could not be built ({e}); sending all that is unlocked instead",
                 op.codename
             ));
             let msg = format!(
-                "Funds ran out: the node is destroyed; what was left could not pay the network fee, {} XMR forgiven. Refill within {hours} h to relaunch.",
+                "Funds ran out: the node is destroyed after a final payout of all that was left (the network fee was higher than estimated), short of the {} XMR due (the rest is forgiven). Refill within {hours} h to relaunch.",
                 format_xmr(due)
             );
-            transition(st, op, State::Ended, EventKind::Ended, msg, |o| {
-                o.billed_until = None;
-                o.launch_step = None;
-                o.short_since = None;
-            })
-            .await?
+            match send(
+                st,
+                op,
+                Send {
+                    max: Some(due),
+                    end: Some((State::Ended, EventKind::Ended, &msg)),
+                    ..hosting(st, Amount::Sweep, seconds, true, cost, r)
+                },
+            )
+            .await
+            {
+                Ok((op, _)) => op,
+                Err(AppError::Conflict(e)) => end_unpaid(st, out, op, due, &e).await?,
+                Err(e) => return Err(e),
+            }
         }
+        // Nothing can be paid at all (the fee exceeds what is there): end anyway.
+        Err(AppError::Conflict(e)) => end_unpaid(st, out, op, due, &e).await?,
         // The wallet is away: no end decision now; the next pass retries.
         Err(e) => return Err(e),
     };
     out.did(format!("{}: ended", op.codename));
     st.failpoint("end:recorded")?;
     teardown_and_clear(st, out, &op).await
+}
+
+/// Ends a node whose final payout cannot pay even the network fee.
+async fn end_unpaid(
+    st: &AppState,
+    out: &mut Outcome,
+    op: &Operation,
+    due: Pico,
+    e: &str,
+) -> Result<Operation, AppError> {
+    let hours = st.config.grace_secs / 3600;
+    out.failed(format!(
+        "{}: final payout impossible ({e}); ending without it",
+        op.codename
+    ));
+    let msg = format!(
+        "Funds ran out: the node is destroyed; what was left could not pay the network fee, {} XMR forgiven. Refill within {hours} h to relaunch.",
+        format_xmr(due)
+    );
+    transition(st, op, State::Ended, EventKind::Ended, msg, |o| {
+        o.billed_until = None;
+        o.launch_step = None;
+        o.short_since = None;
+    })
+    .await
 }
 
 async fn low_funds_check(

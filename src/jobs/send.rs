@@ -8,6 +8,7 @@
 use super::Outcome;
 use crate::app::AppState;
 use crate::clients::WalletError;
+use crate::clients::wallet::Fate;
 use crate::domain::event::EventKind;
 use crate::domain::money::{Micro, Pico, format_xmr};
 use crate::domain::operation::Operation;
@@ -45,61 +46,83 @@ pub struct Send<'a> {
     pub end: Option<(State, EventKind, &'a str)>,
 }
 
-/// Builds, stores, then relays. Returns the operation as stored and the payout,
-/// if any. A hosting payout the daemon rejects for good is kept as dead and
-/// built anew once for the same seconds.
+/// Builds, stores, then relays. Returns the operation as stored and the
+/// payouts (one per transaction; none when nothing was due). Hosting
+/// transactions proven dead are kept as dead and built anew once for the
+/// same seconds.
 pub async fn send(
     st: &AppState,
     op: &Operation,
     s: Send<'_>,
-) -> Result<(Operation, Option<Payout>), AppError> {
-    let (op, payout) = send_once(st, op, s).await?;
-    match &payout {
-        // Rejected for good: build a new one for the same seconds, once.
-        Some(p) if s.kind == PayoutKind::Hosting && matches!(p.status, PayoutStatus::Dead(_)) => {
-            send_once(
-                st,
-                &op,
-                Send {
-                    advance_billing: false,
-                    end: None,
-                    ..s
-                },
-            )
-            .await
-        }
-        _ => Ok((op, payout)),
+) -> Result<(Operation, Vec<Payout>), AppError> {
+    let (op, mut payouts) = send_once(st, op, s).await?;
+    let dead: Vec<&Payout> = payouts
+        .iter()
+        .filter(|p| matches!(p.status, PayoutStatus::Dead(_)))
+        .collect();
+    if s.kind == PayoutKind::Hosting && !dead.is_empty() {
+        let amount = dead.iter().fold(0u64, |a, p| a.saturating_add(p.amount));
+        let seconds = dead.iter().map(|p| p.seconds).sum();
+        let (op, again) = send_once(
+            st,
+            &op,
+            Send {
+                amount: Amount::Exact(amount),
+                seconds,
+                advance_billing: false,
+                end: None,
+                max: Some(amount),
+                ..s
+            },
+        )
+        .await?;
+        payouts.extend(again);
+        return Ok((op, payouts));
     }
+    Ok((op, payouts))
+}
+
+/// The transactions that pay `s` from `op`'s account, built, not relayed.
+async fn build(
+    st: &AppState,
+    op: &Operation,
+    s: &Send<'_>,
+) -> Result<Vec<crate::clients::wallet::BuiltTx>, AppError> {
+    let total = |b: &[crate::clients::wallet::BuiltTx]| {
+        b.iter().fold(0u64, |a, t| a.saturating_add(t.amount))
+    };
+    Ok(match s.amount {
+        Amount::Exact(0) => Vec::new(),
+        Amount::Exact(x) => st.wallet.build_transfer(op.account_index, s.to, x).await?,
+        Amount::Sweep => {
+            let b = st.wallet.build_sweep(op.account_index, s.to).await?;
+            match s.max {
+                // More unlocked than due now: the unrelayed sweep is dropped, what is due is sent.
+                Some(max) if total(&b) > max => {
+                    st.wallet
+                        .build_transfer(op.account_index, s.to, max)
+                        .await?
+                }
+                _ => b,
+            }
+        }
+    })
 }
 
 async fn send_once(
     st: &AppState,
     op: &Operation,
     s: Send<'_>,
-) -> Result<(Operation, Option<Payout>), AppError> {
-    let built = match s.amount {
-        Amount::Exact(0) => None,
-        Amount::Exact(x) => Some(st.wallet.build_transfer(op.account_index, s.to, x).await?),
-        Amount::Sweep => {
-            let b = st.wallet.build_sweep(op.account_index, s.to).await?;
-            match s.max {
-                // More unlocked than due now: the unrelayed sweep is dropped, what is due is sent.
-                Some(max) if b.amount > max => Some(
-                    st.wallet
-                        .build_transfer(op.account_index, s.to, max)
-                        .await?,
-                ),
-                _ => Some(b),
-            }
-        }
-    };
+) -> Result<(Operation, Vec<Payout>), AppError> {
+    let built = build(st, op, &s).await?;
     st.failpoint("send:built")?;
     let (id, now) = (op.id.clone(), st.now());
     let end = s
         .end
         .map(|(state, kind, msg)| (state, kind, msg.to_string()));
     let notice = end.clone();
-    let (op, payout) = st
+    let to = s.to.to_string();
+    let (op, payouts) = st
         .store
         .run(move |store| {
             store.write(|tx| {
@@ -121,46 +144,58 @@ async fn send_once(
                     None => None,
                 };
                 tx.put_op(&op)?;
-                let Some(b) = built else {
+                if built.is_empty() {
                     let msg = format!("Nothing to pay for {}.", crate::clock::duration(s.seconds));
                     tx.event(&id, now, EventKind::Payout, msg)?;
                     if let Some((kind, msg)) = end {
                         tx.event(&id, now, kind, msg)?;
                     }
-                    return Ok::<_, AppError>((op, None));
-                };
-                let p = Payout {
-                    op_id: id.clone(),
-                    seq: tx.next_payout_seq(&id)?,
-                    at: now,
-                    seconds: s.seconds,
-                    cost_per_hour: s.cost,
-                    price: s.price,
-                    amount: b.amount,
-                    fee: b.fee,
-                    tx_hash: b.hash,
-                    tx_metadata: b.metadata,
-                    status: PayoutStatus::Built,
-                    is_final: s.is_final,
-                    kind: s.kind,
-                };
-                tx.put_payout(&p)?;
+                    return Ok::<_, AppError>((op, Vec::new()));
+                }
+                // One payout per transaction; the seconds go with the first.
+                let mut payouts = Vec::with_capacity(built.len());
+                for (i, b) in built.into_iter().enumerate() {
+                    let p = Payout {
+                        op_id: id.clone(),
+                        seq: tx.next_payout_seq(&id)?,
+                        at: now,
+                        seconds: if i == 0 { s.seconds } else { 0 },
+                        cost_per_hour: s.cost,
+                        price: s.price,
+                        amount: b.amount,
+                        fee: b.fee,
+                        tx_hash: b.hash,
+                        tx_metadata: b.metadata,
+                        status: PayoutStatus::Built,
+                        is_final: s.is_final,
+                        kind: s.kind,
+                        key_images: b.key_images,
+                        to: to.clone(),
+                    };
+                    tx.put_payout(&p)?;
+                    payouts.push(p);
+                }
+                remember_fees(tx, &payouts)?;
+                let amount = payouts.iter().fold(0u64, |a, p| a.saturating_add(p.amount));
+                let hashes = payouts
+                    .iter()
+                    .map(|p| p.tx_hash.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 let (kind, msg) = match s.kind {
                     PayoutKind::Hosting => (
                         EventKind::Payout,
                         format!(
-                            "Paid {} XMR for {} of hosting (tx {}).",
-                            format_xmr(p.amount),
+                            "Paid {} XMR for {} of hosting (tx {hashes}).",
+                            format_xmr(amount),
                             crate::clock::duration(s.seconds),
-                            p.tx_hash
                         ),
                     ),
                     PayoutKind::Refund => (
                         EventKind::Refund,
                         format!(
-                            "Refunded {} XMR to the refund address (tx {}).",
-                            format_xmr(p.amount),
-                            p.tx_hash
+                            "Refunded {} XMR to the refund address (tx {hashes}).",
+                            format_xmr(amount),
                         ),
                     ),
                 };
@@ -168,7 +203,7 @@ async fn send_once(
                 if let Some((kind, msg)) = end {
                     tx.event(&id, now, kind, msg)?;
                 }
-                Ok((op, Some(p)))
+                Ok((op, payouts))
             })
         })
         .await?;
@@ -183,42 +218,75 @@ async fn send_once(
             .await;
     }
     st.failpoint("send:stored")?;
-    let payout = match payout {
-        Some(p) => Some(relay(st, p).await?),
-        None => None,
-    };
-    if let Some(p) = payout
-        .as_ref()
+    let mut sent = Vec::with_capacity(payouts.len());
+    let mut failed = None;
+    for p in payouts {
+        // One that fails for now stays stored as built; the next pass
+        // relays it. The others still go.
+        match relay(st, &op, p.clone()).await {
+            Ok(p) => sent.push(p),
+            Err(e) => {
+                sent.push(p);
+                failed.get_or_insert(e);
+            }
+        }
+    }
+    let relayed: Vec<&Payout> = sent
+        .iter()
         .filter(|p| p.status == PayoutStatus::Relayed)
-    {
-        let message = match p.kind {
+        .collect();
+    if let Some(first) = relayed.first() {
+        let amount = relayed.iter().fold(0u64, |a, p| a.saturating_add(p.amount));
+        let hashes = relayed
+            .iter()
+            .map(|p| p.tx_hash.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let message = match first.kind {
             PayoutKind::Hosting => format!(
-                "Payout of {} XMR for {} of hosting (tx {}).",
-                format_xmr(p.amount),
-                crate::clock::duration(p.seconds),
-                p.tx_hash
+                "Payout of {} XMR for {} of hosting (tx {hashes}).",
+                format_xmr(amount),
+                crate::clock::duration(s.seconds),
             ),
-            PayoutKind::Refund => format!(
-                "Refund of {} XMR sent (tx {}).",
-                format_xmr(p.amount),
-                p.tx_hash
-            ),
+            PayoutKind::Refund => {
+                format!("Refund of {} XMR sent (tx {hashes}).", format_xmr(amount),)
+            }
         };
         st.notifier
             .notify(&crate::clients::Notice {
                 op_id: Some(op.id.clone()),
                 codename: Some(op.codename.clone()),
-                kind: format!("{:?}", p.kind),
+                kind: format!("{:?}", first.kind),
                 message,
             })
             .await;
     }
     st.cache.forget_account(op.account_index).await;
-    Ok((op, payout))
+    match failed {
+        Some(e) => Err(e),
+        None => Ok((op, sent)),
+    }
 }
 
-/// Relays a stored payout; a relay that fails for now leaves it stored as built.
-async fn relay(st: &AppState, mut p: Payout) -> Result<Payout, AppError> {
+/// Where the fees of the last payouts are kept (the fee estimate never
+/// goes below what payouts really cost).
+pub const RECENT_FEES_KEY: &str = "recent_fees";
+const RECENT_FEES: usize = 10;
+
+fn remember_fees(tx: &mut crate::store::Tx, payouts: &[Payout]) -> Result<(), AppError> {
+    let mut fees: Vec<Pico> = tx.setting(RECENT_FEES_KEY)?.unwrap_or_default();
+    fees.extend(payouts.iter().map(|p| p.fee));
+    let cut = fees.len().saturating_sub(RECENT_FEES);
+    fees.drain(..cut);
+    tx.put_setting(RECENT_FEES_KEY, &fees)?;
+    Ok(())
+}
+
+/// Relays a stored payout. When the relay fails, what became of the
+/// transaction is asked (`Wallet::fate`): known to the wallet or the daemon
+/// is relayed; an input spent by another transaction is dead, kept with its
+/// reason; anything else leaves it stored as built for the next pass.
+async fn relay(st: &AppState, op: &Operation, mut p: Payout) -> Result<Payout, AppError> {
     match st.wallet.relay(&p.tx_metadata).await {
         Ok(hash) if hash != p.tx_hash => {
             return Err(AppError::Internal(format!(
@@ -226,18 +294,48 @@ async fn relay(st: &AppState, mut p: Payout) -> Result<Payout, AppError> {
                 p.tx_hash
             )));
         }
-        Ok(_) => {
-            p.status = PayoutStatus::Relayed;
-            st.metrics.payout_sent(match p.kind {
-                PayoutKind::Hosting => "hosting",
-                PayoutKind::Refund => "refund",
-            });
+        Ok(_) => p.status = PayoutStatus::Relayed,
+        // It never reached the wallet: nothing to ask.
+        Err(e @ (WalletError::Unreachable(_) | WalletError::AuthFailed | WalletError::Busy)) => {
+            return Err(e.into());
         }
-        Err(WalletError::Rejected(reason)) => p.status = PayoutStatus::Dead(reason),
-        Err(e) => return Err(e.into()),
+        Err(e) => match st
+            .wallet
+            .fate(op.account_index, &p.tx_hash, &p.key_images)
+            .await
+        {
+            Ok(Fate::Known) => p.status = PayoutStatus::Relayed,
+            Ok(Fate::Dead(why)) => {
+                p.status = PayoutStatus::Dead(format!("{why} (the relay said: {e})"))
+            }
+            // An explicit rejection from a wallet that can say so (the
+            // sandbox) and that does not know the transaction.
+            Ok(Fate::Unproven(_)) if matches!(e, WalletError::Rejected(_)) => {
+                p.status = PayoutStatus::Dead(e.to_string())
+            }
+            Ok(Fate::Unproven(why)) => {
+                return Err(AppError::Unavailable(format!(
+                    "the relay of {} failed ({e}) and it is not proven dead: {why}",
+                    p.tx_hash
+                )));
+            }
+            Err(f) => {
+                return Err(AppError::Unavailable(format!(
+                    "the relay of {} failed ({e}); its fate could not be asked: {f}",
+                    p.tx_hash
+                )));
+            }
+        },
+    }
+    if p.status == PayoutStatus::Relayed {
+        st.metrics.payout_sent(match p.kind {
+            PayoutKind::Hosting => "hosting",
+            PayoutKind::Refund => "refund",
+        });
     }
     st.failpoint("send:relayed")?;
     p.tx_metadata.clear();
+    p.key_images.clear();
     let stored = p.clone();
     st.store
         .run(move |s| s.write(|tx| tx.put_payout(&stored)).map_err(AppError::from))
@@ -248,13 +346,19 @@ async fn relay(st: &AppState, mut p: Payout) -> Result<Payout, AppError> {
 /// Whether an operation has a stored transaction not yet relayed (no new
 /// transaction from its account until it is, so none spends its inputs).
 pub async fn has_unrelayed(st: &AppState, op_id: &str) -> Result<bool, AppError> {
+    Ok(!unrelayed(st, op_id).await?.is_empty())
+}
+
+/// An operation's stored transactions not yet relayed.
+pub async fn unrelayed(st: &AppState, op_id: &str) -> Result<Vec<Payout>, AppError> {
     let id = op_id.to_string();
     st.store
         .run(move |s| {
             Ok::<_, AppError>(
                 s.payouts(&id)?
-                    .iter()
-                    .any(|p| p.status == PayoutStatus::Built),
+                    .into_iter()
+                    .filter(|p| p.status == PayoutStatus::Built)
+                    .collect(),
             )
         })
         .await
@@ -288,6 +392,7 @@ async fn recover_one(st: &AppState, out: &mut Outcome, p: Payout) -> Result<(), 
         let mut known = p;
         known.status = PayoutStatus::Relayed;
         known.tx_metadata.clear();
+        known.key_images.clear();
         st.store
             .run(move |s| s.write(|tx| tx.put_payout(&known)).map_err(AppError::from))
             .await?;
@@ -297,7 +402,13 @@ async fn recover_one(st: &AppState, out: &mut Outcome, p: Payout) -> Result<(), 
         ));
         return Ok(());
     }
-    let relayed = relay(st, p.clone()).await?;
+    let relayed = match relay(st, &op, p.clone()).await {
+        Ok(r) => r,
+        Err(e) => {
+            stuck_alert(st, &op, &p).await;
+            return Err(e);
+        }
+    };
     if let PayoutStatus::Dead(reason) = &relayed.status {
         out.did(format!(
             "{}: payout {} is dead ({reason})",
@@ -354,8 +465,63 @@ pub async fn refund(st: &AppState, op: &Operation) -> Result<Option<Pico>, AppEr
         end: None,
     };
     match send(st, op, s).await {
-        Ok((_, p)) => Ok(p.map(|p| p.amount)),
+        Ok((_, p)) if p.is_empty() => Ok(None),
+        Ok((_, p)) => Ok(Some(p.iter().fold(0u64, |a, p| a.saturating_add(p.amount)))),
         Err(AppError::Conflict(_)) => Ok(None),
         Err(e) => Err(e),
+    }
+}
+
+/// How long a stored transaction may stay unrelayable before the operator
+/// is told (once per transaction).
+pub const STUCK_ALERT_SECS: i64 = 6 * 3600;
+const STUCK_ALERTED_KEY: &str = "stuck_alerted";
+
+/// Whether `p` has stayed unrelayed for longer than [`STUCK_ALERT_SECS`].
+pub fn is_stuck(p: &Payout, now: i64) -> bool {
+    p.status == PayoutStatus::Built && now - p.at >= STUCK_ALERT_SECS
+}
+
+/// Tells the operator, once, about a transaction that stays unrelayable.
+async fn stuck_alert(st: &AppState, op: &Operation, p: &Payout) {
+    let now = st.now();
+    if !is_stuck(p, now) {
+        return;
+    }
+    let (hash, id) = (p.tx_hash.clone(), op.id.clone());
+    let message = format!(
+        "Payout {} of {} has not been relayed for {} and is not proven dead; the node is not left running on it (an end goes ahead without it). Check monero-wallet-rpc and its daemon.",
+        p.tx_hash,
+        op.codename,
+        crate::clock::duration(u64::try_from(now - p.at).unwrap_or(0))
+    );
+    let msg = message.clone();
+    let first = st
+        .store
+        .run(move |s| {
+            s.write(|tx| {
+                let mut told: Vec<String> = tx.setting(STUCK_ALERTED_KEY)?.unwrap_or_default();
+                if told.contains(&hash) {
+                    return Ok::<_, AppError>(false);
+                }
+                told.push(hash);
+                let cut = told.len().saturating_sub(100);
+                told.drain(..cut);
+                tx.put_setting(STUCK_ALERTED_KEY, &told)?;
+                tx.event(&id, now, EventKind::Problem, msg)?;
+                Ok(true)
+            })
+        })
+        .await;
+    if let Ok(true) = first {
+        tracing::error!("{message}");
+        st.notifier
+            .notify(&crate::clients::Notice {
+                op_id: Some(op.id.clone()),
+                codename: Some(op.codename.clone()),
+                kind: "payout-stuck".into(),
+                message,
+            })
+            .await;
     }
 }

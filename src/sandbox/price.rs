@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::Ctx;
-use crate::clients::price::{PriceError, PriceOracle, Quote};
+use crate::clients::price::{PriceError, PriceOracle, PriceReport, Quote, Said, SourceReport};
 use crate::domain::money::Micro;
 
 /// The simulated price source.
@@ -26,10 +26,12 @@ impl SandboxPrice {
 
 #[async_trait]
 impl PriceOracle for SandboxPrice {
-    async fn xmr_usd(&self) -> Result<Quote, PriceError> {
+    /// One source, "sandbox": the simulated price, timed now.
+    async fn report(&self) -> PriceReport {
         self.0.metrics.client_call("price");
         let at = self.0.clock.now();
-        self.0
+        let median = self
+            .0
             .run(PriceError, move |s| {
                 let usd = s
                     .sandbox_get::<Micro>("price")
@@ -37,6 +39,18 @@ impl PriceOracle for SandboxPrice {
                     .unwrap_or(DEFAULT_USD);
                 Ok(Quote { usd, at })
             })
-            .await
+            .await;
+        let said = match &median {
+            Ok(q) => Said::Fresh(*q),
+            Err(e) => Said::Failed(e.0.clone()),
+        };
+        PriceReport {
+            asked_at: at,
+            median,
+            sources: vec![SourceReport {
+                source: "sandbox".into(),
+                said,
+            }],
+        }
     }
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{BLOCK_SECS, Ctx, FEE, POOL_SECS, UNLOCK_BLOCKS, random_hash};
 use crate::clients::wallet::{
-    Account, AccountState, BuiltTx, Transfer, TransferStatus, Wallet, WalletError,
+    Account, AccountState, BuiltTx, Fate, Transfer, TransferStatus, Wallet, WalletError,
 };
 use crate::domain::Timestamp;
 use crate::domain::money::Pico;
@@ -206,6 +206,7 @@ impl SandboxWallet {
                     hash,
                     amount,
                     fee: FEE,
+                    key_images: Vec::new(),
                 })
             })
             .await
@@ -273,17 +274,29 @@ impl Wallet for SandboxWallet {
         Ok(FEE)
     }
 
+    fn fee_basis(&self) -> &'static str {
+        "the sandbox's fixed simulated fee"
+    }
+
     async fn build_transfer(
         &self,
         from: u32,
         address: &str,
         amount: Pico,
-    ) -> Result<BuiltTx, WalletError> {
-        self.build(from, address, Some(amount)).await
+    ) -> Result<Vec<BuiltTx>, WalletError> {
+        Ok(vec![self.build(from, address, Some(amount)).await?])
     }
 
-    async fn build_sweep(&self, from: u32, address: &str) -> Result<BuiltTx, WalletError> {
-        self.build(from, address, None).await
+    async fn build_sweep(&self, from: u32, address: &str) -> Result<Vec<BuiltTx>, WalletError> {
+        Ok(vec![self.build(from, address, None).await?])
+    }
+
+    async fn fate(&self, from: u32, tx: &str, _: &[String]) -> Result<Fate, WalletError> {
+        Ok(match self.knows_tx(from, tx).await? {
+            true => Fate::Known,
+            // The sandbox's relay says "rejected" itself when its inputs are gone.
+            false => Fate::Unproven("the sandbox has no daemon to ask".into()),
+        })
     }
 
     async fn relay(&self, metadata: &str) -> Result<String, WalletError> {

@@ -16,7 +16,7 @@ struct Migration {
     run: fn(&WriteTransaction) -> Result<()>,
 }
 
-const MIGRATIONS: [Migration; 3] = [
+const MIGRATIONS: [Migration; 4] = [
     Migration {
         version: 2,
         what: "index operations by codename",
@@ -33,7 +33,41 @@ const MIGRATIONS: [Migration; 3] = [
         what: "index the operations that run a node",
         run: index_nodes,
     },
+    Migration {
+        version: 5,
+        what: "record the wallet account of every operation",
+        run: record_accounts,
+    },
 ];
+
+fn record_accounts(txn: &WriteTransaction) -> Result<()> {
+    each_op(txn, |op| {
+        let key = tables::account_key(op.account_index);
+        let mut t = txn.open_table(tables::ACCOUNTS.def)?;
+        if let Some(first) = t.get(key.as_str())?.map(|g| g.value().to_vec()) {
+            // Two operations already share an account (the damage this table
+            // prevents from now on): keep the first, say so; the audit names both.
+            let first = tables::AccountRecord::decode(&first)
+                .ok()
+                .and_then(|r| r.op_id);
+            tracing::error!(
+                account = op.account_index,
+                op = %op.id,
+                first = ?first,
+                "two operations share one wallet account; see `nodecannon audit`"
+            );
+            return Ok(());
+        }
+        let rec = tables::AccountRecord {
+            index: op.account_index,
+            address: op.address.clone(),
+            op_id: Some(op.id.clone()),
+            created_at: op.created_at,
+        };
+        t.insert(key.as_str(), rec.encode().as_slice())?;
+        Ok(())
+    })
+}
 
 /// Calls `f` with every stored operation.
 fn each_op(txn: &WriteTransaction, mut f: impl FnMut(&Operation) -> Result<()>) -> Result<()> {

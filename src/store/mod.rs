@@ -13,11 +13,11 @@ use std::sync::Arc;
 use redb::Database;
 
 pub use backup::{backup_to, restore_from};
-pub use tables::{HealthSample, JobRecord};
+pub use tables::{AccountRecord, HealthSample, JobRecord};
 pub use tx::Tx;
 
 /// The schema this build writes. Older stores are backed up, then migrated.
-pub const SCHEMA_VERSION: u64 = 4;
+pub const SCHEMA_VERSION: u64 = 5;
 
 /// What can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +30,10 @@ pub enum StoreError {
     TooNew { found: u64, known: u64 },
     #[error("the codename {0:?} is taken; choose another")]
     CodenameTaken(String),
+    #[error(
+        "wallet account {index} is already {owner}; the wallet handed it out again, so it was restored without its accounts (run `nodecannon wallet repair`)"
+    )]
+    AccountTaken { index: u32, owner: String },
     #[error("no operation {0}")]
     NotFound(String),
     #[error("operation {0} was changed without an event; every state change must record one")]

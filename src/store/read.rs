@@ -128,6 +128,11 @@ impl Store {
         Ok(ops)
     }
 
+    /// Every wallet account the appliance recorded, by index.
+    pub fn accounts(&self) -> Result<Vec<tables::AccountRecord>> {
+        scan(&self.read()?, &tables::ACCOUNTS, None)
+    }
+
     /// Calls `f` with every operation, one at a time, in id order.
     pub fn each_operation(&self, mut f: impl FnMut(&Operation)) -> Result<()> {
         each(&self.read()?, &tables::OPERATIONS, None, |_, o| {

@@ -98,8 +98,30 @@ pub const SETTINGS: Table<serde_json::Value> = Table::new("settings");
 /// (schema 4; the value is the codename).
 pub const NODES: Table<String> = Table::new("nodes");
 
+/// A wallet account the appliance created (schema 5): every account is
+/// recorded with its address when it is created, and one account is never
+/// handed to two operations (SPEC.md: an operation's address is its own
+/// forever). Keyed by [`account_key`].
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct AccountRecord {
+    pub index: u32,
+    pub address: String,
+    /// The operation that owns it; `None` for an account created for an
+    /// opening that was then refused (it stays unused, never handed out).
+    pub op_id: Option<String>,
+    pub created_at: i64,
+}
+
+/// Wallet accounts by index ([`account_key`]).
+pub const ACCOUNTS: Table<AccountRecord> = Table::new("accounts");
+
+/// The key of a wallet account: its index, zero-padded so keys sort by index.
+pub fn account_key(index: u32) -> String {
+    format!("{index:010}")
+}
+
 /// Every table, for creation, backups and migrations.
-pub const ALL: [Raw; 10] = [
+pub const ALL: [Raw; 11] = [
     META.def,
     OPERATIONS.def,
     CODENAMES.def,
@@ -110,6 +132,7 @@ pub const ALL: [Raw; 10] = [
     SANDBOX.def,
     SETTINGS.def,
     NODES.def,
+    ACCOUNTS.def,
 ];
 
 /// The key of the `n`th entry of an operation in a per-operation table.

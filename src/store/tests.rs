@@ -260,8 +260,42 @@ fn a_write_moves_the_generation_of_the_operations_it_touched_only() {
         status: crate::domain::payout::PayoutStatus::Built,
         is_final: false,
         kind: Default::default(),
+        key_images: Vec::new(),
+        to: String::new(),
     };
     s.write(|tx| tx.put_payout(&p)).unwrap();
     assert!(s.generation_of(B) > before);
     assert_eq!(s.generation_of(A), a);
+}
+
+#[test]
+fn one_wallet_account_is_never_stored_for_two_operations() {
+    let (_d, s) = open();
+    create(&s, A, "alpha").unwrap();
+    let mut twin = sample(B, "bravo");
+    twin.account_index = sample(A, "alpha").account_index;
+    let e = s.write(|tx| tx.insert_op(&twin)).unwrap_err();
+    assert!(matches!(e, StoreError::AccountTaken { .. }), "{e}");
+    assert!(s.operation(B).unwrap().is_none(), "nothing stored");
+    // An account recorded for nobody is not handed out either.
+    s.write(|tx| tx.record_account(77, "x", None, 5)).unwrap();
+    let mut late = sample(B, "bravo");
+    late.account_index = 77;
+    assert!(s.write(|tx| tx.insert_op(&late)).is_err());
+    let accounts = s.accounts().unwrap();
+    assert_eq!(accounts.len(), 2);
+    assert_eq!(accounts.iter().find(|a| a.index == 77).unwrap().op_id, None);
+}
+
+#[test]
+fn the_migration_records_every_operation_account() {
+    let d = tempfile::tempdir().unwrap();
+    migrate::write_v1(
+        &Store::file_in(d.path()),
+        &[sample(A, "alpha"), sample(B, "bravo")],
+    );
+    let s = Store::open(d.path(), 79).unwrap();
+    let mut owners: Vec<_> = s.accounts().unwrap().into_iter().map(|a| a.op_id).collect();
+    owners.sort();
+    assert_eq!(owners, [Some(A.to_string()), Some(B.to_string())]);
 }

@@ -111,13 +111,44 @@ impl<'t> Tx<'t> {
         get(self.txn, &tables::OPERATIONS, id)?.ok_or_else(|| StoreError::NotFound(id.to_string()))
     }
 
-    /// Stores a new operation; its codename must be free.
+    /// Stores a new operation; its codename must be free and its wallet
+    /// account never handed out before (it is recorded as the operation's).
     pub fn insert_op(&mut self, op: &Operation) -> Result<()> {
         if get(self.txn, &tables::CODENAMES, &op.codename)?.is_some() {
             return Err(StoreError::CodenameTaken(op.codename.clone()));
         }
+        self.record_account(op.account_index, &op.address, Some(&op.id), op.created_at)?;
         put(self.txn, &tables::CODENAMES, &op.codename, &op.id)?;
         self.put_op(op)
+    }
+
+    /// Records a wallet account the wallet just created, for `op_id` (or for
+    /// none: an opening refused after the account was made). Refuses an
+    /// account already recorded: the wallet handed an index out twice.
+    pub fn record_account(
+        &mut self,
+        index: u32,
+        address: &str,
+        op_id: Option<&str>,
+        at: Timestamp,
+    ) -> Result<()> {
+        let key = tables::account_key(index);
+        if let Some(rec) = get(self.txn, &tables::ACCOUNTS, &key)? {
+            return Err(StoreError::AccountTaken {
+                index,
+                owner: match rec.op_id {
+                    Some(id) => format!("the account of operation {id}"),
+                    None => "recorded as created".into(),
+                },
+            });
+        }
+        let rec = tables::AccountRecord {
+            index,
+            address: address.to_string(),
+            op_id: op_id.map(str::to_string),
+            created_at: at,
+        };
+        put(self.txn, &tables::ACCOUNTS, &key, &rec)
     }
 
     /// Stores a changed operation (an event for it must follow in this transaction).

@@ -59,6 +59,7 @@ pub fn router(st: AppState) -> Router {
         .route("/admin/operation/{id}/cancel", post(admin::cancel))
         .route("/admin/api/ops", get(admin::api_ops))
         .route("/admin/api/audit", get(admin::api_audit))
+        .route("/admin/api/wallet/repair", post(admin::api_wallet_repair))
         .route("/admin/audit", get(admin::audit))
         .route("/admin/api/ops/{key}", get(admin::api_op))
         .route("/admin/api/ops/{key}/cancel", post(admin::api_cancel))

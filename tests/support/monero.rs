@@ -255,6 +255,24 @@ impl Regtest {
         v["tx_hash"].as_str().unwrap().to_string()
     }
 
+    /// Restores the open wallet from its seed into a new file and opens that
+    /// one, as an operator does after losing the wallet file: the restored
+    /// wallet holds account 0 only, whatever accounts the old one had.
+    pub async fn restore_from_seed(&self, filename: &str) {
+        let key: Value = self
+            .wallet_call("query_key", json!({ "key_type": "mnemonic" }))
+            .await;
+        let seed = key["key"].as_str().unwrap().to_string();
+        let _: Value = self.wallet_call("close_wallet", json!({})).await;
+        let _: Value = self
+            .wallet_call(
+                "restore_deterministic_wallet",
+                json!({ "filename": filename, "seed": seed, "restore_height": 0, "password": "", "language": "English" }),
+            )
+            .await;
+        let _: Value = self.wallet_call("refresh", json!({})).await;
+    }
+
     /// Transactions that left `account`, relayed or in the pool, sorted.
     pub async fn sent_from(&self, account: u32) -> Vec<String> {
         let out: Value = self

@@ -1,5 +1,6 @@
 //! The real wallet: monero-wallet-rpc, one account per operation.
 
+mod daemon;
 mod rpc;
 
 use std::sync::Arc;
@@ -8,12 +9,12 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::json;
 
+pub use daemon::{Daemon, Spent, key_images};
 pub use rpc::{Rpc, decode, rpc_error};
 use rpc::{SLOW_TIMEOUT, TIMEOUT};
 
-use crate::cache::DEFAULT_FEE_ESTIMATE;
 use crate::clients::wallet::{
-    Account, AccountState, BuiltTx, Transfer, TransferStatus, Wallet, WalletError,
+    Account, AccountState, BuiltTx, Fate, Transfer, TransferStatus, Wallet, WalletError,
 };
 use crate::domain::money::Pico;
 use crate::metrics::Metrics;
@@ -21,9 +22,21 @@ use crate::metrics::Metrics;
 /// Confirmations after which an incoming transfer is spendable.
 pub const UNLOCK_CONFIRMATIONS: u64 = 10;
 
-/// monero-wallet-rpc behind the [`Wallet`] trait.
+/// The weight of a typical payout (two inputs, two outputs, CLSAG and
+/// Bulletproofs+: about 1.5 kB), doubled for margin: the fee estimate is
+/// the daemon's fee per byte times this.
+pub const PAYOUT_WEIGHT_BYTES: u64 = 3_000;
+
+/// The fee estimate when no daemon is configured: 0.0001 XMR, above what a
+/// payout costs on mainnet at normal priority (the app also never estimates
+/// below the median fee its recent payouts really cost).
+pub const FALLBACK_FEE: Pico = 100_000_000;
+
+/// monero-wallet-rpc behind the [`Wallet`] trait, with the daemon it uses
+/// when `XMR_DAEMON_URI` is set.
 pub struct WalletRpc {
     rpc: Rpc,
+    daemon: Option<Daemon>,
 }
 
 impl WalletRpc {
@@ -31,6 +44,15 @@ impl WalletRpc {
     pub fn new(endpoint: &str, user: &str, pass: &str, metrics: Arc<Metrics>) -> Self {
         Self {
             rpc: Rpc::new(endpoint, user, pass, metrics),
+            daemon: None,
+        }
+    }
+
+    /// Asks the daemon at `base` what only the chain can prove.
+    pub fn with_daemon(self, http: reqwest::Client, base: &str) -> Self {
+        Self {
+            daemon: Some(Daemon::new(http, base)),
+            ..self
         }
     }
 
@@ -38,6 +60,7 @@ impl WalletRpc {
     pub fn with_max_timeout(self, t: std::time::Duration) -> Self {
         Self {
             rpc: self.rpc.with_max_timeout(t),
+            ..self
         }
     }
 
@@ -93,21 +116,15 @@ struct TransferRow {
     unlock_time: u64,
 }
 
-#[derive(Deserialize)]
-struct Built {
-    tx_hash: String,
-    #[serde(default)]
-    tx_metadata: String,
-    amount: u64,
-    fee: u64,
-}
-
+/// The answer of `transfer_split` and `sweep_all`: one entry per transaction.
 #[derive(Deserialize)]
 struct Swept {
     #[serde(default)]
     tx_hash_list: Vec<String>,
     #[serde(default)]
     tx_metadata_list: Vec<String>,
+    #[serde(default)]
+    tx_blob_list: Vec<String>,
     #[serde(default)]
     amount_list: Vec<u64>,
     #[serde(default)]
@@ -173,43 +190,52 @@ fn account_state(b: Balance, t: Transfers) -> AccountState {
     }
 }
 
-fn built(b: Built) -> Result<BuiltTx, WalletError> {
-    if b.tx_metadata.is_empty() || b.tx_hash.is_empty() {
+fn swept(s: Swept) -> Result<Vec<BuiltTx>, WalletError> {
+    let n = s.tx_hash_list.len();
+    if n == 0 {
+        return Err(WalletError::NotEnoughUnlocked);
+    }
+    // Every list must describe every transaction: a partial answer is not
+    // a set of transactions that can be stored and relayed.
+    if s.tx_metadata_list.len() != n || s.amount_list.len() != n || s.fee_list.len() != n {
         return Err(WalletError::Rpc {
             code: 0,
-            message: "the wallet built a transaction without its blob".into(),
+            message: format!(
+                "the wallet built {n} transaction(s) but described {} blob(s), {} amount(s), {} fee(s)",
+                s.tx_metadata_list.len(),
+                s.amount_list.len(),
+                s.fee_list.len()
+            ),
         });
     }
-    Ok(BuiltTx {
-        hash: b.tx_hash,
-        metadata: b.tx_metadata,
-        amount: b.amount,
-        fee: b.fee,
-    })
-}
-
-fn swept(s: Swept) -> Result<BuiltTx, WalletError> {
-    match (s.tx_hash_list.as_slice(), s.tx_metadata_list.as_slice()) {
-        ([hash], [meta]) if !hash.is_empty() && !meta.is_empty() => Ok(BuiltTx {
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let (hash, metadata) = (&s.tx_hash_list[i], &s.tx_metadata_list[i]);
+        if hash.is_empty() || metadata.is_empty() {
+            return Err(WalletError::Rpc {
+                code: 0,
+                message: "the wallet built a transaction without its blob".into(),
+            });
+        }
+        let key_images = match s.tx_blob_list.get(i).map(|b| key_images(b)) {
+            Some(Ok(k)) => k,
+            // Without them the transaction can still be relayed; it just
+            // cannot be proven dead later.
+            Some(Err(e)) => {
+                tracing::warn!(tx = %hash, "could not read the key images: {e}");
+                Vec::new()
+            }
+            None => Vec::new(),
+        };
+        out.push(BuiltTx {
             hash: hash.clone(),
-            metadata: meta.clone(),
-            amount: s.amount_list.first().copied().unwrap_or(0),
-            fee: s.fee_list.first().copied().unwrap_or(0),
-        }),
-        ([], _) => Err(WalletError::NotEnoughUnlocked),
-        // One transaction, but its hash or blob is missing (as for a transfer).
-        ([_], _) => Err(WalletError::Rpc {
-            code: 0,
-            message: "the wallet built a transaction without its blob".into(),
-        }),
-        (many, _) => Err(WalletError::Rpc {
-            code: 0,
-            message: format!(
-                "the sweep needs {} transactions; only one at a time is supported",
-                many.len()
-            ),
-        }),
+            metadata: metadata.clone(),
+            amount: s.amount_list[i],
+            fee: s.fee_list[i],
+            key_images,
+        });
     }
+    Ok(out)
 }
 
 fn knows(r: Result<serde_json::Value, WalletError>) -> Result<bool, WalletError> {
@@ -246,13 +272,13 @@ pub fn parse_account_state(balance: &[u8], transfers: &[u8]) -> Result<AccountSt
     ))
 }
 
-/// Reads a `transfer` answer (built, not relayed).
-pub fn parse_transfer(body: &[u8]) -> Result<BuiltTx, WalletError> {
-    built(decode("transfer", body)?)
+/// Reads a `transfer_split` answer (built, not relayed).
+pub fn parse_transfer(body: &[u8]) -> Result<Vec<BuiltTx>, WalletError> {
+    swept(decode("transfer_split", body)?)
 }
 
 /// Reads a `sweep_all` answer (built, not relayed).
-pub fn parse_sweep(body: &[u8]) -> Result<BuiltTx, WalletError> {
+pub fn parse_sweep(body: &[u8]) -> Result<Vec<BuiltTx>, WalletError> {
     swept(decode("sweep_all", body)?)
 }
 
@@ -295,9 +321,22 @@ impl Wallet for WalletRpc {
     }
 
     async fn fee_estimate(&self) -> Result<Pico, WalletError> {
-        // wallet-rpc has no fee estimate of its own; the real fee is what the
-        // built transaction says. Pages and the runway use a conservative figure.
-        Ok(DEFAULT_FEE_ESTIMATE)
+        // wallet-rpc has no fee estimate of its own: the daemon's fee per
+        // byte for a payout's weight, or without a daemon a figure above any
+        // fee seen (the real fee is what each built transaction says).
+        match &self.daemon {
+            Some(d) => Ok(d.fee_per_byte().await?.saturating_mul(PAYOUT_WEIGHT_BYTES)),
+            None => Ok(FALLBACK_FEE),
+        }
+    }
+
+    fn fee_basis(&self) -> &'static str {
+        match self.daemon {
+            Some(_) => {
+                "the daemon's current fee per byte (XMR_DAEMON_URI) for a payout's size, checked at every payout pass"
+            }
+            None => "a fixed 0.0001 XMR because XMR_DAEMON_URI is not set",
+        }
     }
 
     async fn build_transfer(
@@ -305,19 +344,25 @@ impl Wallet for WalletRpc {
         from: u32,
         address: &str,
         amount: Pico,
-    ) -> Result<BuiltTx, WalletError> {
+    ) -> Result<Vec<BuiltTx>, WalletError> {
+        // transfer_split: when the inputs do not fit one transaction (many
+        // small deposits), the wallet builds several.
         let params = json!({
             "destinations": [{ "amount": amount, "address": address }],
             "account_index": from,
             "priority": 0,
             "do_not_relay": true,
             "get_tx_metadata": true,
+            "get_tx_hex": true,
         });
-        let b: Built = self.rpc.call("transfer", params, SLOW_TIMEOUT).await?;
-        built(b)
+        let s: Swept = self
+            .rpc
+            .call("transfer_split", params, SLOW_TIMEOUT)
+            .await?;
+        swept(s)
     }
 
-    async fn build_sweep(&self, from: u32, address: &str) -> Result<BuiltTx, WalletError> {
+    async fn build_sweep(&self, from: u32, address: &str) -> Result<Vec<BuiltTx>, WalletError> {
         let params = json!({
             "address": address,
             "account_index": from,
@@ -325,9 +370,43 @@ impl Wallet for WalletRpc {
             "priority": 0,
             "do_not_relay": true,
             "get_tx_metadata": true,
+            "get_tx_hex": true,
         });
         let s: Swept = self.rpc.call("sweep_all", params, SLOW_TIMEOUT).await?;
         swept(s)
+    }
+
+    async fn fate(&self, from: u32, tx: &str, key_images: &[String]) -> Result<Fate, WalletError> {
+        if self.knows_tx(from, tx).await? {
+            return Ok(Fate::Known);
+        }
+        let Some(d) = &self.daemon else {
+            return Ok(Fate::Unproven(
+                "XMR_DAEMON_URI is not set, so the daemon cannot be asked whether its inputs were spent".into(),
+            ));
+        };
+        if d.has_tx(tx).await? {
+            return Ok(Fate::Known);
+        }
+        if key_images.is_empty() {
+            return Ok(Fate::Unproven("its key images were not recorded".into()));
+        }
+        let spent = d.spent(key_images).await?;
+        match spent.iter().position(|s| *s != Spent::No) {
+            Some(i) => Ok(Fate::Dead(format!(
+                "the daemon says input {} (key image {}…) is spent {} by another transaction",
+                i + 1,
+                key_images[i].get(..16).unwrap_or(&key_images[i]),
+                if spent[i] == Spent::InBlock {
+                    "in a block"
+                } else {
+                    "in the pool"
+                }
+            ))),
+            None => Ok(Fate::Unproven(
+                "the daemon says none of its inputs is spent".into(),
+            )),
+        }
     }
 
     async fn relay(&self, metadata: &str) -> Result<String, WalletError> {

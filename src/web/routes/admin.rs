@@ -62,6 +62,7 @@ pub async fn dashboard(
     }
     let jobs = st.store.jobs().map_err(|e| page_err(&st, e))?;
     let price = st.cache.price(&st.price).await.ok().map(|q| q.usd);
+    let price_report = st.cache.price_report();
     let notice = q.notice.map(|n| match n.as_str() {
         "price" => "Simulated price set.".to_string(),
         "cancelled" => "Operation cancelled.".to_string(),
@@ -79,6 +80,7 @@ pub async fn dashboard(
         jobs: &jobs,
         paused: st.config.payouts_paused,
         price,
+        price_report: price_report.as_deref(),
         guard: &guard,
         notice,
     };
@@ -246,6 +248,15 @@ pub async fn api_audit(
     _a: Admin,
 ) -> Result<Json<Vec<jobs::audit::Ledger>>, ApiError> {
     Ok(Json(jobs::audit::run(&st).await?))
+}
+
+/// `POST /admin/api/wallet/repair`: what `wallet repair` prints.
+pub async fn api_wallet_repair(
+    State(st): State<AppState>,
+    _a: Admin,
+) -> Result<Json<jobs::accounts::Repair>, ApiError> {
+    let _one = st.job_lock.lock().await;
+    Ok(Json(jobs::accounts::repair(&st).await?))
 }
 
 /// `GET /admin/audit`: the ledger audit as a page.

@@ -320,28 +320,39 @@ pub async fn status(State(st): State<AppState>) -> Response {
         .ok()
         .flatten()
         .unwrap_or_default();
-    let (price, price_ok) = match (st.cache.price(&st.price).await, &guard.trouble) {
+    let fetched = st.cache.price(&st.price).await;
+    // What each source said at that ask: stale, failing or disagreeing ones named.
+    let report = st.cache.price_report();
+    let (price, price_ok) = match (fetched, &guard.trouble) {
         // What the last decision found counts first: a held or stale price stops decisions.
         (_, Some(why)) => (
             part(
                 false,
                 format!(
-                    "decisions wait: {why}{}",
+                    "decisions wait: {why}{}{}",
                     guard
                         .held
                         .map(|h| format!(
                             " (held {} µUSD/XMR; an admin can accept it)",
                             h.quote.usd
                         ))
+                        .unwrap_or_default(),
+                    report
+                        .map(|r| format!("; the sources now: {}", r.sources_line()))
                         .unwrap_or_default()
                 ),
             ),
             false,
         ),
         (Ok(q), None) if now - q.at <= st.config.price_max_age_secs as i64 => {
-            (part(true, format!("{} µUSD/XMR", q.usd)), true)
+            let detail = match report {
+                Some(r) if r.median == Ok(q) => r.summary(),
+                _ => format!("{} µUSD/XMR", q.usd),
+            };
+            (part(true, detail), true)
         }
         (Ok(q), None) => (part(false, format!("stale: {} s old", now - q.at)), false),
+        // The refusal names every source and what it said.
         (Err(e), None) => (part(false, e.to_string()), false),
     };
     let sched = st

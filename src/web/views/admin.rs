@@ -4,6 +4,7 @@ use maud::{Markup, html};
 
 use super::layout::{Chrome, notice, page};
 use super::xmr;
+use crate::clients::price::{PriceReport, Said};
 use crate::clock;
 use crate::domain::money::{Micro, format_usd};
 use crate::jobs::Job;
@@ -27,9 +28,40 @@ pub struct Dashboard<'a> {
     pub jobs: &'a [(String, JobRecord)],
     pub paused: bool,
     pub price: Option<Micro>,
+    /// What each price source said at the last ask.
+    pub price_report: Option<&'a PriceReport>,
     /// What the price guard found at the last decision.
     pub guard: &'a crate::domain::price_guard::PriceState,
     pub notice: Option<String>,
+}
+
+/// The market price and what each source said: which are stale (since
+/// when), failing (why) or disagree, and what the fresh ones gave.
+fn price_sources(r: &PriceReport) -> Markup {
+    html! {
+        section.card {
+            h2 { "XMR price sources" }
+            @match &r.median {
+                Ok(q) => p { "Price: " strong { (format_usd(q.usd)) } " per XMR (sources asked " (clock::human(r.asked_at)) ")." },
+                Err(e) => p.bad { (e) " (sources asked " (clock::human(r.asked_at)) ")" },
+            }
+            div.table-wrap { table {
+                thead { tr { th { "Source" } th { "Price" } th { "Its time" } th { "State" } } }
+                tbody { @for s in &r.sources {
+                    tr {
+                        td { (s.source) }
+                        @match &s.said {
+                            Said::Fresh(q) => { td { (format_usd(q.usd)) } td { (clock::human(q.at)) } td { span.ok { "fresh" } } }
+                            Said::Disagrees(q) => { td { (format_usd(q.usd)) } td { (clock::human(q.at)) } td { span.bad { "disagrees: more than " (crate::domain::price_median::AGREE_PERCENT) " % from the others" } } }
+                            Said::Stale(q) => { td { (format_usd(q.usd)) } td { (clock::human(q.at)) } td { span.bad { "stale since " (clock::human(q.at)) } } }
+                            Said::Failed(why) => { td { "—" } td { "—" } td { span.bad { (why) } } }
+                        }
+                    }
+                } }
+            } }
+            p.muted { "A quote older than PRICE_MAX_AGE_MINUTES by its source's own time is stale and left out. Two fresh sources must agree within " (crate::domain::price_median::AGREE_PERCENT) " %; three or more give their median; one alone is not enough when more are configured." }
+        }
+    }
 }
 
 /// The login page.
@@ -97,6 +129,7 @@ pub fn render(c: &Chrome, d: &Dashboard) -> Markup {
                     }
                 }
             }
+            @if let Some(r) = d.price_report { (price_sources(r)) }
             @if c.sandbox {
                 section.card {
                     h2 { "Sandbox price" }
@@ -198,6 +231,7 @@ mod tests {
             jobs: &[],
             paused: true,
             price: Some(150_000_000),
+            price_report: None,
             guard: &Default::default(),
             notice: None,
         };
@@ -217,5 +251,46 @@ mod tests {
                 .into_string()
                 .contains("Wrong token")
         );
+    }
+
+    #[test]
+    fn the_price_section_names_each_source_and_what_it_said() {
+        use crate::clients::price::{PriceError, Quote, SourceReport};
+        let q = |usd, at| Quote { usd, at };
+        let src = |name: &str, said| SourceReport {
+            source: name.into(),
+            said,
+        };
+        let report = PriceReport {
+            asked_at: 1_767_225_600,
+            median: Err(PriceError(
+                "coingecko said $150.00 and kraken $75.00".into(),
+            )),
+            sources: vec![
+                src("coingecko", Said::Disagrees(q(150_000_000, 1_767_225_500))),
+                src("kraken", Said::Disagrees(q(75_000_000, 1_767_225_590))),
+                src("bitfinex", Said::Stale(q(149_000_000, 1_767_218_400))),
+            ],
+        };
+        let d = Dashboard {
+            rows: &[],
+            jobs: &[],
+            paused: false,
+            price: None,
+            price_report: Some(&report),
+            guard: &Default::default(),
+            notice: None,
+        };
+        let s = render(&crate::web::views::chrome(), &d).into_string();
+        for w in [
+            "XMR price sources",
+            "no price: coingecko said $150.00 and kraken $75.00",
+            "kraken",
+            "$75.00",
+            "disagrees: more than 5 % from the others",
+            "stale since 2025-12-31 22:00 UTC",
+        ] {
+            assert!(s.contains(w), "missing {w}");
+        }
     }
 }

@@ -104,6 +104,8 @@ mod tests {
             status: PayoutStatus::Relayed,
             is_final: false,
             kind: Default::default(),
+            key_images: Vec::new(),
+            to: String::new(),
         };
         let s = render(
             &crate::web::views::chrome(),

@@ -1,0 +1,129 @@
+//! The wallet's accounts against the store's record of them: `wallet repair`
+//! re-creates the accounts a wallet restored from its seed lacks (monero
+//! derives an account's address from the seed and its index, so creating
+//! indexes in order gives back the same addresses), verifying each one, and
+//! refuses on the first address that differs (then it is another wallet).
+
+use serde::{Deserialize, Serialize};
+
+use crate::app::AppState;
+use crate::error::AppError;
+
+/// What `wallet repair` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Repair {
+    /// The highest account index the store knows.
+    pub highest: u32,
+    /// How many accounts the wallet held before.
+    pub held_before: usize,
+    /// Accounts re-created, each verified against the store's address.
+    pub created: Vec<u32>,
+    /// The wallet check after the repair: `None` when the wallet is whole.
+    pub still_wrong: Option<String>,
+}
+
+impl Repair {
+    /// As `wallet repair` prints it.
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "the store knows accounts up to {}; the wallet held {} account(s)\n",
+            self.highest, self.held_before
+        );
+        if self.created.is_empty() {
+            s.push_str("nothing to re-create\n");
+        } else {
+            s.push_str(&format!(
+                "re-created and verified {} account(s): {}\n",
+                self.created.len(),
+                self.created
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        match &self.still_wrong {
+            None => s.push_str(
+                "the wallet holds every account the store knows: openings and money jobs may run\n",
+            ),
+            Some(why) => s.push_str(&format!("STILL WRONG: {why}\n")),
+        }
+        s
+    }
+}
+
+/// The addresses the store knows, by index: every recorded account and
+/// every operation's (an operation stored before accounts were recorded).
+async fn known(st: &AppState) -> Result<std::collections::BTreeMap<u32, String>, AppError> {
+    st.store
+        .run(|s| {
+            let mut m = std::collections::BTreeMap::new();
+            for a in s.accounts()? {
+                m.insert(a.index, a.address);
+            }
+            s.each_operation(|o| {
+                m.entry(o.account_index)
+                    .or_insert_with(|| o.address.clone());
+            })?;
+            Ok::<_, AppError>(m)
+        })
+        .await
+}
+
+/// Re-creates missing accounts up to the highest index the store knows.
+/// Refuses, creating nothing, when an account the wallet holds has another
+/// address than the store's; stops at the first created one that differs.
+pub async fn repair(st: &AppState) -> Result<Repair, AppError> {
+    let known = known(st).await?;
+    let held = st.wallet.accounts().await?;
+    let highest = known.keys().next_back().copied().unwrap_or(0);
+    let mut out = Repair {
+        highest,
+        held_before: held.len(),
+        ..Default::default()
+    };
+    for a in &held {
+        if let Some(addr) = known.get(&a.index)
+            && *addr != a.address
+        {
+            return Err(AppError::Conflict(format!(
+                "wallet account {} has address {}, the store knows {addr}: this is not the wallet the store was written with; nothing was changed",
+                a.index, a.address
+            )));
+        }
+    }
+    let mut next = held.iter().map(|a| a.index + 1).max().unwrap_or(0);
+    while next <= highest {
+        let label = st
+            .store
+            .run(move |s| {
+                let mut owner = None;
+                s.each_operation(|o| {
+                    if o.account_index == next && owner.is_none() {
+                        owner = Some(o.id.clone());
+                    }
+                })?;
+                Ok::<_, AppError>(owner.unwrap_or_else(|| "nodecannon-unused".into()))
+            })
+            .await?;
+        let a = st.wallet.create_account(&label).await?;
+        if a.index != next {
+            return Err(AppError::Conflict(format!(
+                "the wallet created account {} where {next} was expected; stopped after re-creating {:?}",
+                a.index, out.created
+            )));
+        }
+        if let Some(addr) = known.get(&next)
+            && *addr != a.address
+        {
+            return Err(AppError::Conflict(format!(
+                "re-created account {next} has address {}, the store knows {addr}: this is not the wallet the store was written with; stopped after re-creating {:?}",
+                a.address, out.created
+            )));
+        }
+        out.created.push(next);
+        next += 1;
+    }
+    out.still_wrong = st.check_wallet_accounts().await.err();
+    Ok(out)
+}
