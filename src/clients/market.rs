@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::clients::price::{PriceError, PriceOracle, PriceReport, Quote, Said, SourceReport};
-use crate::clock::{Clock, rfc3339};
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::Timestamp;
 use crate::domain::money::{Micro, micro_from_f64};
@@ -217,10 +217,10 @@ pub fn report_of(
 /// is too far ahead of ours.
 pub fn timed(q: Quote, now: Timestamp, max_age_secs: i64) -> Said {
     if q.at > now.saturating_add(MAX_AHEAD_SECS) {
+        let ahead = u64::try_from(q.at.saturating_sub(now)).unwrap_or(u64::MAX);
         return Said::Failed(format!(
-            "its time {} is ahead of ours ({})",
-            rfc3339(q.at),
-            rfc3339(now)
+            "its time is {} ahead of ours",
+            crate::clock::duration(ahead)
         ));
     }
     let q = Quote {
