@@ -22,7 +22,7 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// Hex (either case) as bytes; `None` unless every pair is a hex byte.
 pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())

@@ -546,3 +546,280 @@ async fn a_wallet_restored_from_seed_never_gives_one_address_to_two_operations()
         assert_eq!(row["base_address"], op.address.as_str(), "{row}");
     }
 }
+
+/// The app's client of `rt`, asking its daemon too (`XMR_DAEMON_URI`).
+fn make_with_daemon(rt: &Regtest) -> support::MakeWallet {
+    let (endpoint, daemon) = (rt.endpoint(), rt.daemon_url());
+    Box::new(move |metrics| {
+        Arc::new(
+            nodecannon::clients::monero::WalletRpc::new(
+                &endpoint,
+                support::monero::USER,
+                support::monero::PASS,
+                metrics,
+            )
+            .with_daemon(reqwest::Client::new(), &daemon),
+        )
+    })
+}
+
+/// Funds `id` with `n` outputs of `amount`, unlocks them, launches it.
+async fn fund_and_launch(
+    rt: &Regtest,
+    app: &support::TestApp,
+    id: &str,
+    amount: u64,
+    n: usize,
+    main: &str,
+) {
+    let op = app.op(id);
+    rt.send_many(&op.address, amount, n, main).await;
+    rt.mine(10, main).await;
+    app.state.cache.forget_account(op.account_index).await;
+    app.run_job("launch-funded").await;
+    app.advance(30);
+    app.run_job("launch-funded").await;
+    assert_eq!(app.op(id).state, State::Active);
+}
+
+/// Outgoing transfers of an account as the wallet records them: (txid,
+/// amount, fee, destination addresses).
+async fn wallet_outgoing(rt: &Regtest, account: u32) -> Vec<(String, u64, u64, Vec<String>)> {
+    let v: Value = rt
+        .wallet_call(
+            "get_transfers",
+            json!({ "out": true, "pending": true, "account_index": account }),
+        )
+        .await;
+    let mut out: Vec<_> = ["out", "pending"]
+        .iter()
+        .flat_map(|k| v[*k].as_array().cloned().unwrap_or_default())
+        .map(|t| {
+            let dests = t["destinations"]
+                .as_array()
+                .map(|d| {
+                    d.iter()
+                        .map(|x| x["address"].as_str().unwrap_or("").to_string())
+                        .collect()
+                })
+                .unwrap_or_default();
+            (
+                t["txid"].as_str().unwrap().to_string(),
+                t["amount"].as_u64().unwrap(),
+                t["fee"].as_u64().unwrap(),
+                dests,
+            )
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Issue 15, finding 2: an operation funded with many small outputs is
+/// refunded in full after a cancel (the sweep spans several transactions),
+/// each transaction stored, relayed once and recorded with its destination.
+#[tokio::test(flavor = "multi_thread")]
+async fn many_small_deposits_are_refunded_in_several_transactions_after_a_cancel() {
+    let rt = Regtest::start().await;
+    let main = rt.main_address().await;
+    rt.mine(100, &main).await;
+    let refund_to: Value = rt
+        .wallet_call("create_account", json!({ "label": "visitor" }))
+        .await;
+    let refund_to = refund_to["address"].as_str().unwrap().to_string();
+    let mut extra = EXTRA.to_vec();
+    extra.push(("PAYOUT_ADDRESS", &main));
+    extra.push(("MIN_FUNDED_HOURS", "3"));
+    let app = support::start_with_wallet(&extra, make_with_daemon(&rt)).await;
+    let (code, loc, page) = app
+        .post_form(
+            "/launchpad",
+            &format!("codename=dusty&region=ams3&refund_address={refund_to}"),
+        )
+        .await;
+    assert_eq!(code, 303, "{page}");
+    let id = loc.unwrap().rsplit('/').next().unwrap().to_string();
+    fund_and_launch(&rt, &app, &id, 2_000_000_000, 300, &main).await;
+    let op = app.op(&id);
+
+    app.advance(3600);
+    let r = app
+        .http
+        .post(app.url("/admin/api/ops/dusty/cancel"))
+        .bearer_auth("test-admin-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
+    assert_eq!(app.op(&id).state, State::Cancelled);
+    rt.mine(11, &main).await;
+    let out = app.run_job("process-payouts").await;
+    let payouts = app.state.store.payouts(&id).unwrap();
+    let refunds: Vec<_> = payouts
+        .iter()
+        .filter(|p| p.kind == nodecannon::domain::payout::PayoutKind::Refund)
+        .collect();
+    assert!(refunds.len() >= 2, "a sweep of 300 inputs: {out}");
+    assert!(refunds.iter().all(|p| p.status == PayoutStatus::Relayed));
+    let st: Value = rt
+        .wallet_call("get_balance", json!({ "account_index": op.account_index }))
+        .await;
+    // What stays is dust a transaction cannot pay its own fee from (regtest
+    // fees are high: a sweep of 150 inputs cost 0.1165 XMR).
+    let left = st["balance"].as_u64().unwrap();
+    let cheapest = payouts.iter().map(|p| p.fee).min().unwrap();
+    assert!(
+        left < cheapest,
+        "left {left} behind: {out} {payouts:?} {st}"
+    );
+    // Every outgoing transaction the wallet knows is a stored payout, with
+    // its amount, fee and destination.
+    let sent = wallet_outgoing(&rt, op.account_index).await;
+    assert_eq!(sent.len(), payouts.len(), "{sent:?}");
+    for (txid, amount, fee, dests) in &sent {
+        let p = payouts.iter().find(|p| &p.tx_hash == txid).expect("stored");
+        assert_eq!((p.amount, p.fee), (*amount, *fee));
+        let to = match p.kind {
+            nodecannon::domain::payout::PayoutKind::Refund => &refund_to,
+            _ => &main,
+        };
+        assert!(dests.iter().all(|d| d == to), "{dests:?}");
+    }
+    let spent: u64 = payouts.iter().map(|p| p.amount + p.fee).sum();
+    assert_eq!(spent + left, 300 * 2_000_000_000, "to the piconero");
+}
+
+/// Issue 15, finding 2 (end) and 8: after a price crash the end of an
+/// operation funded with many small outputs pays all that is left in
+/// several transactions; the node never runs on credit.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_price_crash_ends_an_operation_funded_with_many_small_outputs() {
+    let rt = Regtest::start().await;
+    let main = rt.main_address().await;
+    rt.mine(100, &main).await;
+    let mut extra = EXTRA.to_vec();
+    extra.push(("PAYOUT_ADDRESS", &main));
+    extra.push(("MIN_FUNDED_HOURS", "3"));
+    extra.push(("PRICE_MAX_MOVE_PERCENT", "100000"));
+    let app = support::start_with_wallet(&extra, make_with_daemon(&rt)).await;
+    let id = app.open("crashed").await;
+    fund_and_launch(&rt, &app, &id, 2_000_000_000, 300, &main).await;
+    let op = app.op(&id);
+    // The price falls to a thousandth: what is due for 3 h is far above the balance.
+    app.state
+        .store
+        .write(|tx| tx.sandbox_put("price", &150_000u64))
+        .unwrap();
+    app.state.cache.forget_price().await;
+    app.advance(3 * 3600);
+    let out = app.run_job("process-payouts").await;
+    let after = app.op(&id);
+    assert_eq!(after.state, State::Ended, "{out}");
+    let payouts = app.state.store.payouts(&id).unwrap();
+    assert!(payouts.len() >= 2, "several transactions: {payouts:?}");
+    assert!(payouts.iter().all(|p| p.status == PayoutStatus::Relayed));
+    let st: Value = rt
+        .wallet_call("get_balance", json!({ "account_index": op.account_index }))
+        .await;
+    assert_eq!(st["balance"].as_u64().unwrap(), 0, "all of it paid out");
+    let sent = wallet_outgoing(&rt, op.account_index).await;
+    assert_eq!(sent.len(), payouts.len());
+    // Real fees, recorded as the wallet charged them.
+    let fees: u64 = sent.iter().map(|s| s.2).sum();
+    assert_eq!(fees, payouts.iter().map(|p| p.fee).sum::<u64>());
+}
+
+/// Issue 15, finding 4: a stored payout whose inputs were spent elsewhere
+/// is proven dead by the daemon (wallet-rpc only says "Failed to commit
+/// tx."), kept with its reason, and built anew for the same seconds, once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_payout_whose_inputs_were_spent_elsewhere_is_proven_dead_and_rebuilt() {
+    let rt = Regtest::start().await;
+    let main = rt.main_address().await;
+    rt.mine(100, &main).await;
+    let mut extra = EXTRA.to_vec();
+    extra.push(("PAYOUT_ADDRESS", &main));
+    extra.push(("MIN_FUNDED_HOURS", "3"));
+    let app = support::start_with_wallet(&extra, make_with_daemon(&rt)).await;
+    let id = app.open("double").await;
+    fund_and_launch(&rt, &app, &id, XMR, 4, &main).await;
+    let op = app.op(&id);
+    let billed = op.billed_until.unwrap();
+
+    // The payout is stored, then the process "dies" before relaying it.
+    app.advance(3 * 3600);
+    app.state.arm_failpoint("send:stored");
+    app.post_job("process-payouts").await;
+    let stored = app.state.store.payouts(&id).unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].status, PayoutStatus::Built);
+    assert!(!stored[0].key_images.is_empty(), "key images recorded");
+    // Meanwhile one of its inputs is spent by another transaction.
+    let _: Value = rt
+        .wallet_call(
+            "sweep_single",
+            json!({ "key_image": stored[0].key_images[0], "address": main }),
+        )
+        .await;
+    rt.mine(1, &main).await;
+
+    let out = app.run_job("process-payouts").await;
+    let payouts = app.state.store.payouts(&id).unwrap();
+    match &payouts[0].status {
+        PayoutStatus::Dead(why) => assert!(why.contains("spent"), "{why}"),
+        s => panic!("not proven dead: {s:?}; {out}"),
+    }
+    let live: Vec<_> = payouts
+        .iter()
+        .filter(|p| p.status == PayoutStatus::Relayed)
+        .collect();
+    assert_eq!(live.len(), 1, "{payouts:?}");
+    assert_eq!(live[0].seconds, stored[0].seconds);
+    assert_eq!(live[0].amount, stored[0].amount);
+    assert_eq!(
+        app.op(&id).billed_until.unwrap(),
+        billed + stored[0].seconds as i64,
+        "billed once"
+    );
+    // The wallet sent the sweep and one payout: no period paid twice.
+    let sent = wallet_outgoing(&rt, op.account_index).await;
+    let to_payout: Vec<_> = sent
+        .iter()
+        .filter(|s| s.0 != stored[0].tx_hash && payouts.iter().any(|p| p.tx_hash == s.0))
+        .collect();
+    assert_eq!(to_payout.len(), 1, "{sent:?}");
+}
+
+/// Issue 15, finding 8: the fee estimate comes from the daemon and pages
+/// say so; no end fails because the real fee was above a constant.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_fee_estimate_comes_from_the_daemon_and_pages_say_so() {
+    let rt = Regtest::start().await;
+    let main = rt.main_address().await;
+    rt.mine(20, &main).await;
+    let mut extra = EXTRA.to_vec();
+    extra.push(("PAYOUT_ADDRESS", &main));
+    let app = support::start_with_wallet(&extra, make_with_daemon(&rt)).await;
+    app.run_job("process-payouts").await;
+    let fee = app.state.cache.fee();
+    let per_byte: Value = {
+        let v: Value = reqwest::Client::new()
+            .post(format!("{}/json_rpc", rt.daemon_url()))
+            .json(&json!({ "jsonrpc": "2.0", "id": "0", "method": "get_fee_estimate" }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["result"]["fee"].clone()
+    };
+    assert_eq!(
+        fee,
+        per_byte.as_u64().unwrap() * nodecannon::clients::monero::PAYOUT_WEIGHT_BYTES
+    );
+    assert_ne!(fee, nodecannon::cache::DEFAULT_FEE_ESTIMATE);
+    let (_, info) = app.get("/info").await;
+    assert!(info.contains("the daemon's current fee per byte"), "{info}");
+}

@@ -273,6 +273,41 @@ impl Regtest {
         let _: Value = self.wallet_call("refresh", json!({})).await;
     }
 
+    /// The daemon's RPC base URL (what `XMR_DAEMON_URI` would name).
+    pub fn daemon_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.daemon_port)
+    }
+
+    /// Sends `n` outputs of `amount` each to `address` from account 0, in
+    /// transactions of up to 15 outputs (as a payer with many small
+    /// payments would), then mines them in. Account 0 needs at least
+    /// `n / 15 + 1` unlocked outputs (mine 60 + that many blocks first).
+    pub async fn send_many(&self, address: &str, amount: u64, n: usize, miner: &str) {
+        let mut left = n;
+        while left > 0 {
+            let k = left.min(15);
+            let dests: Vec<Value> = (0..k)
+                .map(|_| json!({ "amount": amount, "address": address }))
+                .collect();
+            // wallet-rpc briefly loses its daemon while the daemon is busy
+            // (it answers -38): ask again, as a payer's wallet would.
+            let c = self.client(Arc::new(Metrics::default()));
+            let params = json!({ "destinations": dests, "account_index": 0 });
+            let mut tries = 0;
+            while let Err(e) = c
+                .rpc()
+                .call::<Value>("transfer", params.clone(), Duration::from_secs(120))
+                .await
+            {
+                tries += 1;
+                assert!(tries < 30, "transfer: {e}");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            left -= k;
+        }
+        self.mine(1, miner).await;
+    }
+
     /// Transactions that left `account`, relayed or in the pool, sorted.
     pub async fn sent_from(&self, account: u32) -> Vec<String> {
         let out: Value = self
