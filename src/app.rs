@@ -50,6 +50,9 @@ pub struct App {
     pub job_lock: Arc<tokio::sync::Mutex<()>>,
     /// Set once the scheduler runs (for `/status`).
     pub scheduler_running: Arc<std::sync::atomic::AtomicBool>,
+    /// Whether this process has reconciled the store with the payouts the
+    /// wallet made (`jobs::accounts::adopt_unrecorded_payouts`).
+    pub wallet_reconciled: Arc<std::sync::atomic::AtomicBool>,
     /// Set when the wallet does not match the store: why money must not move.
     pub money_block: Arc<std::sync::RwLock<Option<String>>>,
     /// Wallet checks one at a time, so a slow one never overwrites a newer verdict.
@@ -208,6 +211,7 @@ impl AppState {
             scheduler_running: Default::default(),
             money_block: Default::default(),
             wallet_check: Default::default(),
+            wallet_reconciled: Default::default(),
             limits,
             launchpad_lock: Default::default(),
             failpoints: Default::default(),

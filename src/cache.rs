@@ -490,6 +490,12 @@ mod account_tests {
         async fn knows_tx(&self, _: u32, _: &str) -> Result<bool, WalletError> {
             Err(WalletError::Busy)
         }
+        async fn outgoing(
+            &self,
+            _: u32,
+        ) -> Result<Vec<crate::clients::wallet::OutTransfer>, WalletError> {
+            Err(WalletError::Busy)
+        }
     }
 
     #[tokio::test]

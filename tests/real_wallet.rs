@@ -823,3 +823,126 @@ async fn the_fee_estimate_comes_from_the_daemon_and_pages_say_so() {
     let (_, info) = app.get("/info").await;
     assert!(info.contains("the daemon's current fee per byte"), "{info}");
 }
+
+/// Issue 15, finding 7: the audit reads what left each account from the
+/// wallet: a spend no payout records and money in an account no operation
+/// owns are named, and `audit` exits 1 (the admin API answers the lines).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_audit_names_a_rogue_spend_and_an_account_no_operation_owns() {
+    let rt = Regtest::start().await;
+    let main = rt.main_address().await;
+    rt.mine(100, &main).await;
+    let mut extra = EXTRA.to_vec();
+    extra.push(("PAYOUT_ADDRESS", &main));
+    extra.push(("MIN_FUNDED_HOURS", "3"));
+    let app = support::start_with_wallet(&extra, make_with_daemon(&rt)).await;
+    let id = app.open("audited").await;
+    fund_and_launch(&rt, &app, &id, XMR, 2, &main).await;
+    app.advance(3 * 3600);
+    app.run_job("process-payouts").await;
+    rt.mine(1, &main).await;
+    let lines = nodecannon::jobs::audit::run(&app.state).await.unwrap();
+    assert!(lines.iter().all(|l| !l.is_off()), "clean first: {lines:?}");
+
+    // Someone with the wallet spends from the operation's account, and money
+    // lands in an account the appliance never handed out.
+    let op = app.op(&id);
+    let thief: Value = rt
+        .wallet_call("create_account", json!({ "label": "thief" }))
+        .await;
+    let thief_addr = thief["address"].as_str().unwrap().to_string();
+    rt.mine(10, &main).await;
+    let rogue: Value = rt
+        .wallet_call(
+            "transfer",
+            json!({ "destinations": [{ "amount": XMR / 10, "address": thief_addr }], "account_index": op.account_index }),
+        )
+        .await;
+    rt.mine(1, &main).await;
+    let lines = nodecannon::jobs::audit::run(&app.state).await.unwrap();
+    let mine = lines.iter().find(|l| l.id == id).unwrap();
+    let rogue_id = rogue["tx_hash"].as_str().unwrap();
+    assert!(
+        mine.problems
+            .iter()
+            .any(|p| p.contains(rogue_id) && p.contains("no payout records it")),
+        "{mine:?}"
+    );
+    let orphan = lines
+        .iter()
+        .find(|l| {
+            l.id.is_empty() && l.account_index == thief["account_index"].as_u64().unwrap() as u32
+        })
+        .expect("the unowned account is listed");
+    assert!(
+        orphan.problems[0].contains("no operation owns it"),
+        "{orphan:?}"
+    );
+    assert_eq!(orphan.balance, XMR / 10);
+    let (code, body) = app.get_admin("/admin/audit").await;
+    assert_eq!(code, 200);
+    assert!(body.contains("no operation owns it") && body.contains(rogue_id));
+}
+
+/// Issue 15, finding 6: a database restored from an older backup does not
+/// bill again the hours a payout made after the backup paid for (the
+/// wallet's transaction is adopted), and the operation opened after the
+/// backup shows in the audit as an account no operation owns.
+#[tokio::test(flavor = "multi_thread")]
+async fn restoring_an_older_backup_never_bills_the_same_hours_twice() {
+    let rt = Regtest::start().await;
+    let main = rt.main_address().await;
+    rt.mine(100, &main).await;
+    let mut extra = EXTRA.to_vec();
+    extra.push(("PAYOUT_ADDRESS", &main));
+    extra.push(("MIN_FUNDED_HOURS", "3"));
+    let app = support::start_with_wallet(&extra, make_with_daemon(&rt)).await;
+    let id = app.open("restored").await;
+    fund_and_launch(&rt, &app, &id, XMR, 3, &main).await;
+    app.advance(3 * 3600);
+    app.run_job("process-payouts").await;
+    let backup = tempfile::tempdir().unwrap();
+    let file = backup.path().join("old.redb");
+    nodecannon::store::backup_to(&app.state.store, &file).unwrap();
+    rt.mine(11, &main).await;
+    app.advance(3 * 3600);
+    app.state
+        .cache
+        .forget_account(app.op(&id).account_index)
+        .await;
+    app.run_job("process-payouts").await;
+    let before = app.state.store.payouts(&id).unwrap();
+    assert_eq!(before.len(), 2, "{before:?}");
+    let late = app.op(&app.open("after-backup").await);
+    rt.send(&late.address, XMR / 2).await;
+    rt.mine(11, &main).await;
+    let elapsed = 6 * 3600 + 30;
+    drop(app.stop().await);
+
+    // The operator restores the older database; the wallet is the same.
+    let dir = tempfile::tempdir().unwrap();
+    nodecannon::store::restore_from(&file, dir.path()).unwrap();
+    let app = support::restart_with_wallet(dir, &extra, make_with_daemon(&rt)).await;
+    app.advance(elapsed + 3 * 3600);
+    let out = app.run_job("process-payouts").await;
+    let after = app.state.store.payouts(&id).unwrap();
+    assert!(
+        after.iter().any(|p| p.tx_hash == before[1].tx_hash),
+        "the payout made after the backup is adopted: {out}"
+    );
+    let newest = after.iter().max_by_key(|p| p.seq).unwrap();
+    assert_ne!(newest.tx_hash, before[1].tx_hash);
+    assert!(
+        newest.seconds <= 3 * 3600 + 600,
+        "billed {} s: the hours paid after the backup were billed again ({out})",
+        newest.seconds
+    );
+    let lines = nodecannon::jobs::audit::run(&app.state).await.unwrap();
+    assert!(
+        lines.iter().any(|l| l.account_index == late.account_index
+            && l.problems
+                .iter()
+                .any(|p| p.contains("no operation owns it"))),
+        "{lines:?}"
+    );
+}

@@ -112,6 +112,19 @@ pub struct BuiltTx {
     pub key_images: Vec<String>,
 }
 
+/// A transaction that left an account, as the wallet records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutTransfer {
+    pub txid: String,
+    pub amount: Pico,
+    pub fee: Pico,
+    /// Where it went (address, amount).
+    pub destinations: Vec<(String, Pico)>,
+    /// In the pool, not yet in a block.
+    pub pending: bool,
+    pub at: Timestamp,
+}
+
 /// What became of a stored transaction whose relay failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fate {
@@ -154,6 +167,18 @@ pub trait Wallet: Send + Sync {
     async fn fate(&self, from: u32, tx: &str, key_images: &[String]) -> Result<Fate, WalletError>;
     /// Relays a built transaction; returns its hash.
     async fn relay(&self, metadata: &str) -> Result<String, WalletError>;
+    /// Every transaction that left an account (in blocks or in the pool; not
+    /// the ones the wallet marked failed), for the audit and reconciliation.
+    async fn outgoing(&self, index: u32) -> Result<Vec<OutTransfer>, WalletError>;
+    /// Keeps a note with a transaction in the wallet file (what a payout paid
+    /// for, so a database restored from an older backup can adopt it exactly).
+    async fn note_tx(&self, _hash: &str, _note: &str) -> Result<(), WalletError> {
+        Ok(())
+    }
+    /// The notes kept with transactions (empty where there is none), in order.
+    async fn tx_notes(&self, hashes: &[String]) -> Result<Vec<String>, WalletError> {
+        Ok(vec![String::new(); hashes.len()])
+    }
     /// Whether the wallet already knows an outgoing transaction.
     async fn knows_tx(&self, from: u32, hash: &str) -> Result<bool, WalletError>;
 }

@@ -127,3 +127,110 @@ pub async fn repair(st: &AppState) -> Result<Repair, AppError> {
     out.still_wrong = st.check_wallet_accounts().await.err();
     Ok(out)
 }
+
+/// Before any money moves after a start (and so after `restore`): every
+/// transaction that left a running operation's account to `PAYOUT_ADDRESS`
+/// but that no stored payout records (a database restored from an older
+/// backup) is adopted as a relayed payout, and billed-until moves to its
+/// time, so those hours are never billed twice. Transactions to any other
+/// address are left to the audit, which names them. Returns what it did.
+pub async fn adopt_unrecorded_payouts(st: &AppState) -> Result<Vec<String>, AppError> {
+    use crate::domain::event::EventKind;
+    use crate::domain::money::format_xmr;
+    use crate::domain::payout::{Payout, PayoutKind, PayoutStatus};
+    use crate::domain::state::State;
+
+    let running = super::ops_in(st, &[State::Launching, State::Active, State::LowFunds]).await?;
+    let mut did = Vec::new();
+    for op in running {
+        let out = st.wallet.outgoing(op.account_index).await?;
+        let id = op.id.clone();
+        let stored: std::collections::HashSet<String> = st
+            .store
+            .run(move |s| Ok::<_, AppError>(s.payouts(&id)?))
+            .await?
+            .into_iter()
+            .map(|p| p.tx_hash)
+            .collect();
+        let payout_address = st.config.payout_address.clone();
+        let adopt: Vec<_> = out
+            .into_iter()
+            .filter(|t| !stored.contains(&t.txid))
+            .filter(|t| {
+                !t.destinations.is_empty()
+                    && t.destinations.iter().all(|(a, _)| *a == payout_address)
+            })
+            .collect();
+        if adopt.is_empty() {
+            continue;
+        }
+        let hashes: Vec<String> = adopt.iter().map(|t| t.txid.clone()).collect();
+        let notes = st.wallet.tx_notes(&hashes).await.unwrap_or_else(|e| {
+            tracing::warn!("could not read the wallet's payout notes: {e}");
+            vec![String::new(); hashes.len()]
+        });
+        let (id, now) = (op.id.clone(), st.now());
+        let lines = st
+            .store
+            .run(move |s| {
+                s.write(|tx| {
+                    let mut op = tx.op(&id)?;
+                    let mut lines = Vec::new();
+                    for (t, note) in adopt.iter().zip(&notes) {
+                        let seconds = super::send::note_seconds(note, &id);
+                        let p = Payout {
+                            op_id: id.clone(),
+                            seq: tx.next_payout_seq(&id)?,
+                            at: t.at,
+                            seconds: seconds.unwrap_or(0),
+                            cost_per_hour: 0,
+                            price: 0,
+                            amount: t.amount,
+                            fee: t.fee,
+                            tx_hash: t.txid.clone(),
+                            tx_metadata: String::new(),
+                            status: PayoutStatus::Relayed,
+                            is_final: false,
+                            kind: PayoutKind::Hosting,
+                            key_images: Vec::new(),
+                            to: payout_address.clone(),
+                        };
+                        tx.put_payout(&p)?;
+                        match seconds {
+                            // The note says what it paid for: billed-until moves
+                            // exactly as it did when the payout was made.
+                            Some(s) => {
+                                op.billed_until = op
+                                    .billed_until
+                                    .map(|b| b.saturating_add(i64::try_from(s).unwrap_or(0)));
+                            }
+                            // No note (made elsewhere, or the wallet was restored
+                            // from its seed): a payout bills up to the moment it
+                            // is made, so what it paid for ends by its time.
+                            None => {
+                                let t_at = if t.at > 0 { t.at.min(now) } else { now };
+                                if op.billed_until.is_some_and(|b| b < t_at) {
+                                    op.billed_until = Some(t_at);
+                                }
+                            }
+                        }
+                        let msg = format!(
+                            "Adopted payout {} of {} XMR that the wallet sent but the database did not record (it was restored from an older backup); billing resumes from its time, so no hour is billed twice.",
+                            t.txid,
+                            format_xmr(t.amount)
+                        );
+                        tx.event(&id, now, EventKind::Payout, msg.clone())?;
+                        lines.push(format!("{}: {msg}", op.codename));
+                    }
+                    tx.put_op(&op)?;
+                    Ok::<_, AppError>(lines)
+                })
+            })
+            .await?;
+        for l in &lines {
+            tracing::warn!("{l}");
+        }
+        did.extend(lines);
+    }
+    Ok(did)
+}

@@ -18,6 +18,7 @@ pub async fn cancel(st: &AppState, op: &Operation) -> Result<Operation, AppError
     st.check_wallet_accounts()
         .await
         .map_err(AppError::Unavailable)?;
+    super::ensure_reconciled(st).await?;
     let op = crate::ops::get(st, &op.id).await?;
     if !op.state.can_go(State::Cancelled) {
         return Err(AppError::Conflict(format!(

@@ -138,6 +138,17 @@ async fn run_held(st: &AppState, job: Job, dry_run: bool) -> Result<Outcome, App
         return Err(AppError::Unavailable(why));
     }
     let mut out = Outcome::new(job, dry_run);
+    // Once per start, before any money moves: the store catches up with
+    // payouts the wallet made that it does not record (a restored backup).
+    if matches!(job, Job::LaunchFunded | Job::ProcessPayouts) && !dry_run {
+        match ensure_reconciled(st).await {
+            Ok(lines) => lines.into_iter().for_each(|l| out.did(l)),
+            Err(e) => {
+                st.metrics.job_run(job.name(), false);
+                return Err(e);
+            }
+        }
+    }
     let watch = crate::clock::Stopwatch::start();
     let result = match job {
         Job::LaunchFunded => launch::run_once(st, &mut out).await,
@@ -194,6 +205,23 @@ async fn run_held(st: &AppState, job: Job, dry_run: bool) -> Result<Outcome, App
         }
     }
     result.map(|()| out)
+}
+
+/// Reconciles the store with the wallet's payouts once per process, before
+/// the first decision that moves money (see
+/// [`accounts::adopt_unrecorded_payouts`]); the caller holds the job lock.
+pub async fn ensure_reconciled(st: &AppState) -> Result<Vec<String>, AppError> {
+    use std::sync::atomic::Ordering;
+    if st.wallet_reconciled.load(Ordering::SeqCst) {
+        return Ok(Vec::new());
+    }
+    let lines = accounts::adopt_unrecorded_payouts(st).await.map_err(|e| {
+        AppError::Unavailable(format!(
+            "the store could not be reconciled with the wallet's payouts, so no money moves yet: {e}"
+        ))
+    })?;
+    st.wallet_reconciled.store(true, Ordering::SeqCst);
+    Ok(lines)
 }
 
 /// Applies `f` to the stored operation and appends an event, in one transaction.

@@ -28,7 +28,25 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
     let tracked_droplets: HashSet<u64> =
         live.iter().filter_map(|o| o.resources.droplet_id).collect();
     let tracked_tags: HashSet<String> = live.iter().map(|o| o.tag()).collect();
+    // Resources tagged for an operation this database does not know at all
+    // (it was restored from an older backup): a visitor may be paying for
+    // them. They are reported, never destroyed or billed to nobody silently.
+    let known: HashSet<String> = all.iter().map(|o| o.tag()).collect();
+    let unknown_op = |tags: &[String]| {
+        tags.iter()
+            .find(|t| t.starts_with("nodecannon-op-") && !known.contains(*t))
+            .map(|t| t.trim_start_matches("nodecannon-op-").to_string())
+    };
+    let mut protected_names: HashSet<String> = HashSet::new();
     for d in &droplets {
+        if let Some(id) = unknown_op(&d.tags) {
+            protected_names.insert(format!("{}.node", d.name));
+            out.failed(format!(
+                "droplet {} ({}) is tagged for operation {id}, which this database does not know (restored from an older backup?): left running with its DNS records; restore a newer backup, or destroy it by hand once its owner is settled",
+                d.id, d.name
+            ));
+            continue;
+        }
         let owned =
             tracked_droplets.contains(&d.id) || d.tags.iter().any(|t| tracked_tags.contains(t));
         if owned || now - d.created_at < min_age {
@@ -51,6 +69,13 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
         .map(|o| o.tag())
         .collect();
     for v in &volumes {
+        if let Some(id) = unknown_op(&v.tags) {
+            out.failed(format!(
+                "volume {} ({}) is tagged for operation {id}, which this database does not know: kept",
+                v.id, v.name
+            ));
+            continue;
+        }
         if v.tags.iter().any(|t| keep_tags.contains(t)) || now - v.created_at < min_age {
             continue;
         }
@@ -75,7 +100,7 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
     for r in records
         .iter()
         .filter(ours)
-        .filter(|r| !live_names.contains(&r.name))
+        .filter(|r| !live_names.contains(&r.name) && !protected_names.contains(&r.name))
     {
         if out.dry_run {
             out.did(format!("would delete orphan DNS {} {}", r.kind, r.name));

@@ -217,6 +217,13 @@ async fn send_once(
             })
             .await;
     }
+    // What each transaction pays for, kept in the wallet file too: a database
+    // restored from an older backup adopts it exactly (`jobs::accounts`).
+    for p in &payouts {
+        if let Err(e) = st.wallet.note_tx(&p.tx_hash, &payout_note(p)).await {
+            tracing::warn!(tx = %p.tx_hash, "could not note the payout in the wallet: {e}");
+        }
+    }
     st.failpoint("send:stored")?;
     let mut sent = Vec::with_capacity(payouts.len());
     let mut failed = None;
@@ -266,6 +273,39 @@ async fn send_once(
         Some(e) => Err(e),
         None => Ok((op, sent)),
     }
+}
+
+/// The note a payout's transaction carries in the wallet file.
+pub fn payout_note(p: &Payout) -> String {
+    format!(
+        "nodecannon op={} seq={} seconds={} kind={}",
+        p.op_id,
+        p.seq,
+        p.seconds,
+        match p.kind {
+            PayoutKind::Hosting => "hosting",
+            PayoutKind::Refund => "refund",
+        }
+    )
+}
+
+/// The seconds a payout note says its transaction paid for, if it is one
+/// of `op_id`'s.
+pub fn note_seconds(note: &str, op_id: &str) -> Option<u64> {
+    let mut words = note.split_whitespace();
+    if words.next() != Some("nodecannon") {
+        return None;
+    }
+    let mut op = None;
+    let mut seconds = None;
+    for w in words {
+        match w.split_once('=') {
+            Some(("op", v)) => op = Some(v),
+            Some(("seconds", v)) => seconds = v.parse().ok(),
+            _ => {}
+        }
+    }
+    (op == Some(op_id)).then_some(seconds).flatten()
 }
 
 /// Where the fees of the last payouts are kept (the fee estimate never

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{BLOCK_SECS, Ctx, FEE, POOL_SECS, UNLOCK_BLOCKS, random_hash};
 use crate::clients::wallet::{
-    Account, AccountState, BuiltTx, Fate, Transfer, TransferStatus, Wallet, WalletError,
+    Account, AccountState, BuiltTx, Fate, OutTransfer, Transfer, TransferStatus, Wallet,
+    WalletError,
 };
 use crate::domain::Timestamp;
 use crate::domain::money::Pico;
@@ -345,6 +346,26 @@ impl Wallet for SandboxWallet {
                     Ok::<_, StoreError>(Ok(hash.clone()))
                 })
                 .map_err(storage)?
+            })
+            .await
+    }
+
+    async fn outgoing(&self, index: u32) -> Result<Vec<OutTransfer>, WalletError> {
+        self.0.metrics.client_call("wallet");
+        self.0
+            .run(WalletError::Unreachable, move |s| {
+                Ok(load(s, index)?
+                    .outgoing
+                    .into_iter()
+                    .map(|o| OutTransfer {
+                        destinations: vec![(o.to, o.amount)],
+                        txid: o.txid,
+                        amount: o.amount,
+                        fee: o.fee,
+                        pending: false,
+                        at: o.at,
+                    })
+                    .collect())
             })
             .await
     }

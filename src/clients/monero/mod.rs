@@ -14,7 +14,8 @@ pub use rpc::{Rpc, decode, rpc_error};
 use rpc::{SLOW_TIMEOUT, TIMEOUT};
 
 use crate::clients::wallet::{
-    Account, AccountState, BuiltTx, Fate, Transfer, TransferStatus, Wallet, WalletError,
+    Account, AccountState, BuiltTx, Fate, OutTransfer, Transfer, TransferStatus, Wallet,
+    WalletError,
 };
 use crate::domain::money::Pico;
 use crate::metrics::Metrics;
@@ -287,6 +288,57 @@ pub fn parse_relay(body: &[u8]) -> Result<String, WalletError> {
     Ok(decode::<Relayed>("relay_tx", body)?.tx_hash)
 }
 
+#[derive(Deserialize, Default)]
+struct Outgoing {
+    #[serde(default)]
+    out: Vec<OutRow>,
+    #[serde(default)]
+    pending: Vec<OutRow>,
+}
+
+#[derive(Deserialize)]
+struct OutRow {
+    txid: String,
+    amount: u64,
+    #[serde(default)]
+    fee: u64,
+    #[serde(default)]
+    timestamp: i64,
+    #[serde(default)]
+    destinations: Vec<Dest>,
+}
+
+#[derive(Deserialize)]
+struct Dest {
+    address: String,
+    amount: u64,
+}
+
+fn outgoing(o: Outgoing) -> Vec<OutTransfer> {
+    let row = |r: OutRow, pending: bool| OutTransfer {
+        txid: r.txid,
+        amount: r.amount,
+        fee: r.fee,
+        destinations: r
+            .destinations
+            .into_iter()
+            .map(|d| (d.address, d.amount))
+            .collect(),
+        pending,
+        at: r.timestamp,
+    };
+    let mut v: Vec<OutTransfer> = o.out.into_iter().map(|r| row(r, false)).collect();
+    v.extend(o.pending.into_iter().map(|r| row(r, true)));
+    v.sort_by(|a, b| a.txid.cmp(&b.txid));
+    v.dedup_by(|a, b| a.txid == b.txid);
+    v
+}
+
+/// Reads a `get_transfers` answer of outgoing transfers.
+pub fn parse_outgoing(body: &[u8]) -> Result<Vec<OutTransfer>, WalletError> {
+    Ok(outgoing(decode("get_transfers", body)?))
+}
+
 /// Reads a `get_transfer_by_txid` answer: whether the transaction counts as relayed.
 pub fn parse_knows_tx(body: &[u8]) -> Result<bool, WalletError> {
     knows(decode("get_transfer_by_txid", body))
@@ -423,6 +475,44 @@ impl Wallet for WalletRpc {
             tracing::warn!("store after relay failed: {e}");
         }
         Ok(r.tx_hash)
+    }
+
+    async fn note_tx(&self, hash: &str, note: &str) -> Result<(), WalletError> {
+        let _: serde_json::Value = self
+            .rpc
+            .call(
+                "set_tx_notes",
+                json!({ "txids": [hash], "notes": [note] }),
+                TIMEOUT,
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn tx_notes(&self, hashes: &[String]) -> Result<Vec<String>, WalletError> {
+        #[derive(Deserialize)]
+        struct Notes {
+            #[serde(default)]
+            notes: Vec<String>,
+        }
+        let n: Notes = self
+            .rpc
+            .call("get_tx_notes", json!({ "txids": hashes }), TIMEOUT)
+            .await?;
+        if n.notes.len() != hashes.len() {
+            return Err(WalletError::Rpc {
+                code: 0,
+                message: format!("{} notes for {} transactions", n.notes.len(), hashes.len()),
+            });
+        }
+        Ok(n.notes)
+    }
+
+    async fn outgoing(&self, index: u32) -> Result<Vec<OutTransfer>, WalletError> {
+        let params =
+            json!({ "out": true, "pending": true, "account_index": index, "subaddr_indices": [] });
+        let o: Outgoing = self.rpc.call("get_transfers", params, TIMEOUT).await?;
+        Ok(outgoing(o))
     }
 
     async fn knows_tx(&self, from: u32, hash: &str) -> Result<bool, WalletError> {

@@ -179,7 +179,7 @@ pub fn audit(c: &Chrome, lines: &[crate::jobs::audit::Ledger]) -> Markup {
         html! {
             section.card {
                 h1 { "Ledger audit" }
-                p { "For every operation, against the wallet: deposits = payouts + fees + refunds + balance, to the piconero. "
+                p { "For every operation and every wallet account, from the wallet's own records: deposits = payouts + fees + refunds + balance, to the piconero; every transaction that left an account is a recorded payout to PAYOUT_ADDRESS or the refund address. "
                     a href="/admin" { "Back to the dashboard" } }
                 @if off == 0 { p.ok { "All " (lines.len()) " operation(s) balance." } }
                 @else { p.bad { (off) " operation(s) do not balance or could not be read." } }
@@ -187,14 +187,16 @@ pub fn audit(c: &Chrome, lines: &[crate::jobs::audit::Ledger]) -> Markup {
                     thead { tr { th { "Codename" } th { "Deposits" } th { "Payouts" } th { "Fees" } th { "Refunds" } th { "Balance" } th { "Result" } } }
                     tbody { @for l in lines {
                         tr {
-                            td { a href={"/operation/" (l.id)} { (l.codename) } }
+                            td { @if l.id.is_empty() { (l.codename) } @else { a href={"/operation/" (l.id)} { (l.codename) } } }
                             td { (xmr(l.deposits)) } td { (xmr(l.payouts)) } td { (xmr(l.fees)) }
                             td { (xmr(l.refunds)) } td { (xmr(l.balance)) }
                             td { @match (&l.error, l.difference) {
                                 (Some(e), _) => span.bad { "wallet: " (e) },
-                                (None, 0) => span.ok { "ok" },
+                                (None, 0) if l.problems.is_empty() => span.ok { "ok" },
+                                (None, 0) => {},
                                 (None, d) => span.bad { "difference " (d) " piconero" },
-                            } }
+                            }
+                            @for p in &l.problems { br; span.bad { (p) } } }
                         }
                     } }
                 } }

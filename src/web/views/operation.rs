@@ -199,6 +199,21 @@ fn timeline(p: &OperationPage) -> Markup {
     }
 }
 
+/// A cancelled operation takes no more money, and says what happens to
+/// money sent anyway (issue 15: one honest rule, shown).
+fn cancelled_funds(op: &crate::domain::operation::Operation) -> Markup {
+    html! {
+        h2 { "Cancelled: do not send XMR" }
+        p { "This operation was cancelled and will never launch a node. Its address was:" }
+        p { code.address { (op.address) } }
+        @if op.refund_address.is_some() {
+            (notice("warn", "Money that still arrives at this address is sent back to the refund address given when the operation was opened, less the network fee, at the next payout pass after it unlocks (about 20 minutes)."))
+        } @else {
+            (notice("warn", "No refund address was given: money that still arrives here is kept in this operation's account and does not buy hosting. To claim it back, write to the operator with this page's address and an XMR address to send it to; the operator can see it on the admin page and in the audit."))
+        }
+    }
+}
+
 /// The page. Its sandbox form's CSRF value is left as `csrf::HOLE`: the
 /// page is served through `prebuilt::Holed`, which fills it per response.
 pub fn render(c: &Chrome, p: &OperationPage) -> Markup {
@@ -217,11 +232,15 @@ pub fn render(c: &Chrome, p: &OperationPage) -> Markup {
             }
             div.grid {
                 section.card.funding {
-                    h2 { "Fund it" }
-                    img.qr src={"/operation/" (op.id) "/qr.png"} width="222" height="222" alt={"QR code of " (uri)};
-                    p { "Send XMR to:" }
-                    p { code.address { (op.address) } }
-                    p { a href=(uri) { "Open in a wallet" } }
+                    @if op.state == State::Cancelled {
+                        (cancelled_funds(op))
+                    } @else {
+                        h2 { "Fund it" }
+                        img.qr src={"/operation/" (op.id) "/qr.png"} width="222" height="222" alt={"QR code of " (uri)};
+                        p { "Send XMR to:" }
+                        p { code.address { (op.address) } }
+                        p { a href=(uri) { "Open in a wallet" } }
+                    }
                     @if let Some(t) = p.stale_since {
                         p.notice.warn role="status" { "The wallet is not answering right now: these balances are as of " (clock::human(t)) "." }
                     }
