@@ -946,3 +946,79 @@ async fn restoring_an_older_backup_never_bills_the_same_hours_twice() {
         "{lines:?}"
     );
 }
+
+/// Issue 15, finding 9: a cancel minutes after a payout finds the payout's
+/// change locked; the hours until the cancel are billed once it unlocks,
+/// never forgiven, and only then is the rest refunded.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cancel_right_after_a_payout_bills_its_hours_once_the_change_unlocks() {
+    let rt = Regtest::start().await;
+    let main = rt.main_address().await;
+    rt.mine(100, &main).await;
+    let refund_to: Value = rt
+        .wallet_call("create_account", json!({ "label": "visitor" }))
+        .await;
+    let refund_to = refund_to["address"].as_str().unwrap().to_string();
+    let mut extra = EXTRA.to_vec();
+    extra.push(("PAYOUT_ADDRESS", &main));
+    extra.push(("MIN_FUNDED_HOURS", "3"));
+    let app = support::start_with_wallet(&extra, make_with_daemon(&rt)).await;
+    let (code, loc, page) = app
+        .post_form(
+            "/launchpad",
+            &format!("codename=quick&region=ams3&refund_address={refund_to}"),
+        )
+        .await;
+    assert_eq!(code, 303, "{page}");
+    let id = loc.unwrap().rsplit('/').next().unwrap().to_string();
+    fund_and_launch(&rt, &app, &id, XMR, 1, &main).await;
+    app.advance(3 * 3600);
+    app.run_job("process-payouts").await;
+    let billed = app.op(&id).billed_until.unwrap();
+    // Ten minutes later (no block yet: the change is locked), the cancel.
+    app.advance(600);
+    let r = app
+        .http
+        .post(app.url("/admin/api/ops/quick/cancel"))
+        .bearer_auth("test-admin-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
+    let op = app.op(&id);
+    assert_eq!(op.state, State::Cancelled);
+    assert_eq!(
+        op.billed_until,
+        Some(billed),
+        "the 10 minutes are still owed"
+    );
+    rt.mine(11, &main).await;
+    app.state.cache.forget_account(op.account_index).await;
+    app.run_job("process-payouts").await;
+    let payouts = app.state.store.payouts(&id).unwrap();
+    let last_hosting = payouts
+        .iter()
+        .filter(|p| p.kind == nodecannon::domain::payout::PayoutKind::Hosting)
+        .max_by_key(|p| p.seq)
+        .unwrap();
+    assert_eq!(last_hosting.seconds, 600, "{payouts:?}");
+    assert!(last_hosting.amount > 0);
+    assert_eq!(app.op(&id).billed_until, None);
+    // The refund follows once that payout's change unlocks.
+    rt.mine(11, &main).await;
+    app.state.cache.forget_account(op.account_index).await;
+    app.run_job("process-payouts").await;
+    let payouts = app.state.store.payouts(&id).unwrap();
+    assert!(
+        payouts
+            .iter()
+            .any(|p| p.kind == nodecannon::domain::payout::PayoutKind::Refund
+                && p.status == PayoutStatus::Relayed),
+        "{payouts:?}"
+    );
+    let spent: u64 = payouts.iter().map(|p| p.amount + p.fee).sum();
+    let st: Value = rt
+        .wallet_call("get_balance", json!({ "account_index": op.account_index }))
+        .await;
+    assert_eq!(spent + st["balance"].as_u64().unwrap(), XMR);
+}

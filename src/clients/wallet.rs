@@ -84,6 +84,15 @@ impl AccountState {
     pub fn pending(&self) -> Pico {
         self.in_pool().saturating_add(self.locked())
     }
+    /// The unlocked balance plus the change of the account's own outgoing
+    /// transactions that is still locked (about 20 minutes after a payout):
+    /// money that is the operation's already, not a deposit still to come.
+    pub fn unlocked_with_change(&self) -> Pico {
+        let change = self
+            .locked()
+            .saturating_sub(self.sum(TransferStatus::Locked));
+        self.unlocked.saturating_add(change)
+    }
     /// Total ever received (audit: deposits).
     pub fn deposits(&self) -> Pico {
         // Saturating: amounts come from the wallet, and a broken one must not panic the pass.

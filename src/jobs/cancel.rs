@@ -47,7 +47,25 @@ pub async fn cancel(st: &AppState, op: &Operation) -> Result<Operation, AppError
             let seconds = u64::try_from(st.now() - billed_until).unwrap_or(0);
             let acct = st.wallet.account_state(op.account_index).await?;
             let due = due_pico(seconds, r.cost, r.price);
-            let amount = if acct.unlocked >= due.saturating_add(r.fee) {
+            let need = due.saturating_add(r.fee);
+            if acct.unlocked < need && acct.unlocked_with_change() >= need {
+                // The change of a recent payout is still locked: the cancel is
+                // recorded now and the seconds until now are billed by the
+                // payout pass once it unlocks (never forgiven, never refunded).
+                let msg = format!(
+                    "{msg} The hosting until now is paid from the change of the last payout once it unlocks, before any refund."
+                );
+                let op = transition(st, &op, State::Cancelled, EventKind::Cancelled, msg, |o| {
+                    o.launch_step = None;
+                })
+                .await?;
+                st.failpoint("cancel:recorded")?;
+                let mut out = Outcome::default();
+                teardown_and_clear(st, &mut out, &op).await?;
+                st.cache.node_rows.invalidate_all();
+                return crate::ops::get(st, &op.id).await;
+            }
+            let amount = if acct.unlocked >= need {
                 Amount::Exact(due)
             } else if acct.unlocked > r.fee {
                 Amount::Sweep

@@ -79,6 +79,20 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
         .as_ref()
         .map(|(_, r)| crate::ops::min_to_launch(st, r));
     for op in ops_in(st, &[State::Closed, State::Cancelled]).await? {
+        // A cancel that found the last payout's change locked bills the
+        // seconds until the cancel first, once that change unlocks.
+        if let (State::Cancelled, Some(billed_until)) = (op.state, op.billed_until) {
+            let Some((cost, r)) = &rates else { continue };
+            match bill_cancelled(st, &op, billed_until, *cost, r).await {
+                Ok(true) => out.did(format!(
+                    "{}: billed the hours until its cancel",
+                    op.codename
+                )),
+                Ok(false) => {}
+                Err(e) => out.failed(format!("{}: {e}", op.codename)),
+            }
+            continue;
+        }
         if op.refund_address.is_none() {
             continue;
         }
@@ -208,7 +222,9 @@ async fn pay_one(
         return Ok(());
     }
     match decision {
-        Decision::NotDue => low_funds_check(st, out, op, acct.unlocked, r).await,
+        // The runway counts the change of earlier payouts still locked: it is
+        // the operation's money already (a recovery relay left it locked).
+        Decision::NotDue => low_funds_check(st, out, op, acct.unlocked_with_change(), r).await,
         Decision::Pay { seconds, amount } => {
             let (op, _) = send(
                 st,
@@ -225,7 +241,8 @@ async fn pay_one(
                 st,
                 out,
                 &op,
-                acct.unlocked.saturating_sub(amount.saturating_add(r.fee)),
+                acct.unlocked_with_change()
+                    .saturating_sub(amount.saturating_add(r.fee)),
                 r,
             )
             .await
@@ -251,6 +268,44 @@ async fn pay_one(
             forgiven,
         } => end(st, out, op, seconds, amount, forgiven, cost, r).await,
     }
+}
+
+/// Bills a cancelled operation for the seconds from billed-until to its
+/// cancel, once enough is unlocked; true when it did.
+async fn bill_cancelled(
+    st: &AppState,
+    op: &Operation,
+    billed_until: i64,
+    cost: HourlyCost,
+    r: &Rates,
+) -> Result<bool, AppError> {
+    if super::send::has_unrelayed(st, &op.id).await? {
+        return Ok(false);
+    }
+    let seconds = u64::try_from(op.state_since - billed_until).unwrap_or(0);
+    let due = crate::domain::money::due_pico(seconds, cost.total(), r.price);
+    let acct = st.wallet.account_state(op.account_index).await?;
+    let how = if acct.unlocked >= due.saturating_add(r.fee) {
+        Amount::Exact(due)
+    } else if acct.unlocked_with_change() >= due.saturating_add(r.fee) {
+        // Still locked: wait for it.
+        return Ok(false);
+    } else {
+        Amount::Sweep
+    };
+    let msg = "Billed the hosting until the cancel.".to_string();
+    let s = Send {
+        max: Some(due),
+        ..hosting(st, how, seconds, true, cost, r)
+    };
+    send(st, op, s).await?;
+    // Billing is over: the refund may take what is left.
+    super::change(st, &op.id, EventKind::Payout, msg, |o, _| {
+        o.billed_until = None;
+        Ok(())
+    })
+    .await?;
+    Ok(true)
 }
 
 /// Ends a node: the final payout and the end are recorded first; the node is
