@@ -345,6 +345,38 @@ mod tests {
         ] {
             assert!(s.contains(want), "missing {want}");
         }
+        // Cancelled: no QR, no "send", and the rule for money sent anyway.
+        let mut gone = op.clone();
+        gone.state = State::Cancelled;
+        let q = render(
+            &crate::web::views::chrome(),
+            &OperationPage {
+                op: &gone,
+                dns: String::new(),
+                node_status: None,
+                notice: None,
+                ..p
+            },
+        );
+        let q = q.into_string();
+        assert!(!q.contains("qr.png") && !q.contains("Fund it") && !q.contains("Send XMR to"));
+        assert!(
+            q.contains("do not send XMR") && q.contains("write to the operator"),
+            "{q}"
+        );
+        gone.refund_address = Some("4refund".into());
+        let q = render(
+            &crate::web::views::chrome(),
+            &OperationPage {
+                op: &gone,
+                dns: String::new(),
+                node_status: None,
+                notice: None,
+                ..p
+            },
+        )
+        .into_string();
+        assert!(q.contains("sent back to the refund address"));
     }
 }
 
