@@ -491,11 +491,11 @@ impl Gen {
                 op.state_since = last + 5;
                 if state == State::Closed {
                     let left = spare;
-                    let to = op
-                        .refund_address
-                        .clone()
-                        .unwrap_or_else(|| self.payout_to.clone());
-                    if left > FEE {
+                    // A refund goes to the refund address; without one the
+                    // money stays in the account (SPEC.md, Money).
+                    if let Some(to) = op.refund_address.clone()
+                        && left > FEE
+                    {
                         let hash = self.rng.hex(32);
                         let at = last + 3_600;
                         b.account.outgoing.push(SbOut {
@@ -529,7 +529,7 @@ impl Gen {
                             is_final: true,
                             kind: PayoutKind::Refund,
                             key_images: Vec::new(),
-                            to: String::new(),
+                            to: op.refund_address.clone().unwrap_or_default(),
                         });
                     }
                     b.events.push((

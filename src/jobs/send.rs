@@ -348,17 +348,17 @@ async fn relay(st: &AppState, op: &Operation, mut p: Payout) -> Result<Payout, A
             Ok(Fate::Dead(why)) => {
                 p.status = PayoutStatus::Dead(format!("{why} (the relay said: {e})"))
             }
-            // An explicit rejection from a wallet that can say so (the
-            // sandbox) and that does not know the transaction.
-            Ok(Fate::Unproven(_)) if matches!(e, WalletError::Rejected(_)) => {
-                p.status = PayoutStatus::Dead(e.to_string())
-            }
-            Ok(Fate::Unproven(why)) => {
-                return Err(AppError::Unavailable(format!(
-                    "the relay of {} failed ({e}) and it is not proven dead: {why}",
-                    p.tx_hash
-                )));
-            }
+            Ok(Fate::Unproven(why)) => match e {
+                // An explicit rejection from a wallet that can say so (the
+                // sandbox) and that does not know the transaction.
+                WalletError::Rejected(reason) => p.status = PayoutStatus::Dead(reason),
+                e => {
+                    return Err(AppError::Unavailable(format!(
+                        "the relay of {} failed ({e}) and it is not proven dead: {why}",
+                        p.tx_hash
+                    )));
+                }
+            },
             Err(f) => {
                 return Err(AppError::Unavailable(format!(
                     "the relay of {} failed ({e}); its fate could not be asked: {f}",
