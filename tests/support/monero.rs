@@ -325,6 +325,124 @@ impl Regtest {
         ids.dedup();
         ids
     }
+
+    /// Sends one transaction from account 0 with one output per `(address,
+    /// amount)` (up to 15, to one or several addresses), asking again while
+    /// wallet-rpc has briefly lost its daemon (-38), as a payer's wallet
+    /// would. Returns the transaction's hash; the caller mines it in.
+    pub async fn send_outputs(&self, dests: &[(String, u64)]) -> String {
+        let dests: Vec<Value> = dests
+            .iter()
+            .map(|(address, amount)| json!({ "amount": amount, "address": address }))
+            .collect();
+        let params = json!({ "destinations": dests, "account_index": 0 });
+        let c = self.client(Arc::new(Metrics::default()));
+        let mut tries = 0;
+        loop {
+            match c
+                .rpc()
+                .call::<Value>("transfer", params.clone(), Duration::from_secs(120))
+                .await
+            {
+                Ok(v) => return v["tx_hash"].as_str().unwrap().to_string(),
+                Err(e) => {
+                    tries += 1;
+                    if tries >= 30 {
+                        panic!("transfer: {e}\n{}", self.diagnose_rejection(&params).await);
+                    }
+                    // A daemon that keeps refusing what the wallet builds
+                    // (seen after wallet-rpc restarts): say why, then let the
+                    // wallet ask the daemon which of its outputs are spent.
+                    if tries == 10 && e.to_string().contains("rejected") {
+                        eprintln!(
+                            "the payer's transfer is refused: {e}\n{}",
+                            self.diagnose_rejection(&params).await
+                        );
+                        let _: Value = self.wallet_call("rescan_spent", json!({})).await;
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+    }
+
+    /// Why the daemon refuses a transfer the wallet builds: the daemon's
+    /// own verdict on it, and which of the outputs the wallet counts as
+    /// available the daemon says are spent already (for failure messages).
+    pub async fn diagnose_rejection(&self, transfer: &Value) -> String {
+        let mut out = String::new();
+        let mut params = transfer.clone();
+        params["do_not_relay"] = json!(true);
+        params["get_tx_hex"] = json!(true);
+        let c = self.client(Arc::new(Metrics::default()));
+        match c
+            .rpc()
+            .call::<Value>("transfer", params, Duration::from_secs(120))
+            .await
+        {
+            Ok(v) => {
+                let hex = v["tx_blob"].as_str().unwrap_or_default().to_string();
+                let said = self
+                    .http
+                    .post(format!("{}/send_raw_transaction", self.daemon_url()))
+                    .json(&json!({ "tx_as_hex": hex, "do_not_relay": true }))
+                    .send()
+                    .await;
+                let said = match said {
+                    Ok(r) => r.text().await.unwrap_or_default(),
+                    Err(e) => e.to_string(),
+                };
+                out.push_str(&format!("the daemon on the transfer: {said}\n"));
+            }
+            Err(e) => out.push_str(&format!("building it without relaying: {e}\n")),
+        }
+        let account = transfer["account_index"].as_u64().unwrap_or(0);
+        let inputs: Value = self
+            .wallet_call(
+                "incoming_transfers",
+                json!({ "transfer_type": "available", "account_index": account }),
+            )
+            .await;
+        let rows = inputs["transfers"].as_array().cloned().unwrap_or_default();
+        let images: Vec<String> = rows
+            .iter()
+            .map(|t| t["key_image"].as_str().unwrap_or_default().to_string())
+            .collect();
+        let spent = self
+            .http
+            .post(format!("{}/is_key_image_spent", self.daemon_url()))
+            .json(&json!({ "key_images": images }))
+            .send()
+            .await
+            .ok();
+        let spent: Value = match spent {
+            Some(r) => r.json().await.unwrap_or_default(),
+            None => Value::Null,
+        };
+        let status = spent["spent_status"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        for (t, s) in rows.iter().zip(&status) {
+            if s.as_u64() != Some(0) {
+                out.push_str(&format!(
+                    "available to the wallet, spent for the daemon ({s}: 1 chain, 2 pool): {t}\n"
+                ));
+            }
+        }
+        out.push_str(&format!(
+            "{} outputs available in account {account}, {} key images asked\n",
+            rows.len(),
+            status.len()
+        ));
+        out
+    }
+
+    /// Saves the wallet file (what a `kill -9` of wallet-rpc would lose
+    /// otherwise: accounts, subaddresses and notes made since the last save).
+    pub async fn store_wallet(&self) {
+        let _: Value = self.wallet_call("store", json!({})).await;
+    }
 }
 
 impl Drop for Regtest {
