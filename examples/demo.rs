@@ -27,7 +27,7 @@ async fn open(st: &AppState, name: &str, region: &str, xmr: u64) -> String {
     };
     let op = ops::create(st, &form).await.expect("open");
     if xmr > 0 {
-        let sb = st.sandbox.as_ref().expect("sandbox");
+        let sb = st.clients.sandbox.as_ref().expect("sandbox");
         sb.wallet
             .simulate_payment(op.account_index, xmr)
             .await

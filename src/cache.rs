@@ -1,5 +1,8 @@
-//! In-memory caches (moka) of everything a page needs from a client. Each has
-//! a TTL; concurrent misses for one key are coalesced into one client call.
+//! In-memory caches (moka) of the clients' answers: price, balances, cloud
+//! prices and regions, node info, each with its last good value. Each has a
+//! TTL; concurrent misses for one key are coalesced into one client call.
+//! Nothing here knows pages: rendered pages and read models live in
+//! `web::pages`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,17 +15,12 @@ use crate::clients::price::{PriceError, PriceReport, Quote};
 use crate::clients::wallet::{AccountState, WalletError};
 use crate::clients::{Cloud, PriceOracle, Wallet};
 use crate::domain::Timestamp;
-use crate::domain::money::{Micro, Pico};
-use crate::web::prebuilt::Rendered;
-
-/// The fee estimate pages use before the wallet gave one: 0.0001 XMR, above
-/// what a two-output transaction costs at normal priority.
-pub const DEFAULT_FEE_ESTIMATE: Pico = 100_000_000;
+use crate::domain::money::{DEFAULT_FEE_ESTIMATE, Micro, Pico};
 
 /// How long a page waits for the wallet before it shows the last good read.
 pub const PAGE_WAIT: Duration = Duration::from_secs(5);
 
-/// The app's caches.
+/// The clients' answers the app keeps.
 pub struct Caches {
     price: Cache<(), Quote>,
     /// What each price source said at the last ask (`/status`, `/admin`).
@@ -34,8 +32,6 @@ pub struct Caches {
     failures: Cache<u32, WalletError>,
     /// The fee estimate and where it came from.
     fee: std::sync::RwLock<Option<(Pico, String)>>,
-    /// Rendered QR codes by operation id (they never change).
-    pub qr: Cache<String, Arc<Vec<u8>>>,
     size_price: Cache<String, Micro>,
     regions: Cache<String, Vec<Region>>,
     /// The last good answers of the cloud, used while it is away.
@@ -45,92 +41,13 @@ pub struct Caches {
     cloud_failures: Cache<String, CloudError>,
     /// Latest `get_info` of each node, by operation id; written by the health job only.
     pub node_info: Cache<String, NodeSeen>,
-    /// The node list of the index and `/api/nodes`, built at most every few
-    /// seconds (not per request: it reads every operation); jobs, new
-    /// operations and node reports invalidate it.
-    pub node_rows: Cache<(), Arc<NodeList>>,
-    /// What operation pages read from the store, keyed by the operation's id
-    /// and generation (a write to it makes a new key; old ones age out).
-    pub op_views: Cache<(String, u64), Arc<crate::ops::OpView>>,
-    /// Operation ids by the id or codename a link used (neither changes).
-    pub op_ids: Cache<String, String>,
-    /// Operation pages as last rendered, by operation id, with what they
-    /// were rendered from: a view whose inputs are all equal reuses it.
-    pub op_pages: Cache<String, Arc<crate::web::OpPage>>,
     /// The best height the nodes reported in the health job's last pass.
     pub best_height: std::sync::atomic::AtomicU64,
-    /// The index's strip of each node's last probes, by operation id: read
-    /// from the store once, dropped when the health job writes a probe.
-    pub probe_strips: Cache<String, crate::web::views::charts::ProbeStrip>,
     /// Where hits and misses are counted (the app's metrics once built).
     metrics: std::sync::OnceLock<Arc<crate::metrics::Metrics>>,
     /// `/status`'s last live check of the wallet (app clock time, outcome).
     pub wallet_probe: tokio::sync::Mutex<Option<(Timestamp, Result<(), String>)>>,
 }
-
-/// The node list of the index and `/api/nodes`, with its JSON made once.
-#[derive(Debug, Default)]
-pub struct NodeList {
-    rows: Vec<crate::web::views::index::NodeRow>,
-    /// The list as JSON (`/api/nodes`), made on first use.
-    json: std::sync::OnceLock<Rendered>,
-    /// The index pages rendered from this list, by page number, with the
-    /// price notice they were rendered with.
-    pages: std::sync::Mutex<std::collections::HashMap<usize, (Option<String>, Rendered)>>,
-}
-
-impl NodeList {
-    /// The list.
-    pub fn new(rows: Vec<crate::web::views::index::NodeRow>) -> Self {
-        Self {
-            rows,
-            json: Default::default(),
-            pages: Default::default(),
-        }
-    }
-    /// Index page `n` as rendered from this list under the same price notice.
-    pub fn page(&self, n: usize, notice: &Option<String>) -> Option<Rendered> {
-        let pages = self.pages.lock().ok()?;
-        pages
-            .get(&n)
-            .filter(|(said, _)| said == notice)
-            .map(|(_, r)| r.clone())
-    }
-    /// Keeps index page `n` as rendered (until the list is rebuilt).
-    pub fn keep_page(&self, n: usize, notice: Option<String>, page: Rendered) {
-        if let Ok(mut pages) = self.pages.lock() {
-            pages.insert(n, (notice, page));
-        }
-    }
-    /// The list as JSON (`/api/nodes`), serialised once (a thousand nodes are
-    /// about 310 KB; 22 KB gzipped, also made once).
-    pub fn json(&self) -> Rendered {
-        self.json
-            .get_or_init(|| {
-                Rendered::new(
-                    serde_json::to_vec(&self.rows)
-                        .map(bytes::Bytes::from)
-                        .unwrap_or_else(|_| bytes::Bytes::from_static(b"[]")),
-                )
-            })
-            .clone()
-    }
-}
-
-impl std::ops::Deref for NodeList {
-    type Target = Vec<crate::web::views::index::NodeRow>;
-    fn deref(&self) -> &Self::Target {
-        &self.rows
-    }
-}
-
-/// About how many bytes of operation views stay cached (by their weight).
-pub const OP_VIEWS_BYTES: u64 = 8 * 1024 * 1024;
-
-/// About how many bytes of rendered operation pages stay cached. A page
-/// is reused only within the second it shows, so this holds the pages
-/// viewed in the last few seconds.
-pub const OP_PAGES_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Seconds (app clock) between two live checks of the wallet by `/status`.
 pub const STATUS_PROBE_SECS: i64 = 10;
@@ -162,31 +79,14 @@ impl Default for Caches {
                 .time_to_live(ttl(10))
                 .build(),
             fee: std::sync::RwLock::new(None),
-            qr: Cache::builder().max_capacity(10_000).build(),
             size_price: Cache::builder().time_to_live(ttl(6 * 3600)).build(),
             regions: Cache::builder().time_to_live(ttl(6 * 3600)).build(),
             size_price_good: Cache::builder().build(),
             regions_good: Cache::builder().build(),
             cloud_failures: Cache::builder().time_to_live(ttl(30)).build(),
             node_info: Cache::builder().max_capacity(100_000).build(),
-            node_rows: Cache::builder().time_to_live(ttl(5)).build(),
-            op_views: Cache::builder()
-                .max_capacity(OP_VIEWS_BYTES)
-                .weigher(|_, v: &Arc<crate::ops::OpView>| v.weight())
-                .time_to_live(ttl(600))
-                .build(),
-            op_ids: Cache::builder().max_capacity(100_000).build(),
-            op_pages: Cache::builder()
-                .max_capacity(OP_PAGES_BYTES)
-                .weigher(|_, p: &Arc<crate::web::OpPage>| p.weight())
-                .time_to_live(ttl(10))
-                .build(),
             best_height: Default::default(),
             wallet_probe: Default::default(),
-            probe_strips: Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(ttl(600))
-                .build(),
             metrics: Default::default(),
         }
     }

@@ -6,28 +6,13 @@ use tokio_cron_scheduler::{Job as CronJob, JobScheduler};
 use crate::app::AppState;
 use crate::jobs::{self, Job};
 
-/// Checks a six-field cron string (with seconds); the error says what is expected.
-pub fn check_cron(cron: &str) -> Result<(), String> {
-    CronJob::new_async(cron, |_, _| Box::pin(async {}))
-        .map(|_| ())
-        .map_err(|_| {
-            format!("{cron:?} is not a cron schedule with seconds, e.g. \"0 */10 * * * *\"")
-        })
-}
-
 /// Starts the scheduler with every job on its schedule.
 pub async fn start(st: &AppState) -> Result<JobScheduler, String> {
     let sched = JobScheduler::new().await.map_err(|e| e.to_string())?;
-    let s = &st.config.schedules;
-    for (job, cron) in [
-        (Job::LaunchFunded, &s.launch),
-        (Job::ProcessPayouts, &s.payout),
-        (Job::Health, &s.health),
-        (Job::Reconcile, &s.reconcile),
-        (Job::Backup, &s.backup),
-    ] {
+    for job in Job::ALL {
+        let cron = st.config.schedules.of(job.name());
         let st = st.clone();
-        let j = CronJob::new_async(cron.as_str(), move |_, _| {
+        let j = CronJob::new_async(cron, move |_, _| {
             let st = st.clone();
             Box::pin(async move {
                 match jobs::try_run(&st, job).await {
@@ -44,7 +29,8 @@ pub async fn start(st: &AppState) -> Result<JobScheduler, String> {
         sched.add(j).await.map_err(|e| e.to_string())?;
     }
     sched.start().await.map_err(|e| e.to_string())?;
-    st.scheduler_running
+    st.guards
+        .scheduler_running
         .store(true, std::sync::atomic::Ordering::SeqCst);
     Ok(sched)
 }

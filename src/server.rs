@@ -30,14 +30,18 @@ pub async fn run_with(
     // jobs that move money check it again themselves before every pass.
     let checking = st.clone();
     tokio::spawn(async move {
-        if let Err(e) = checking.check_wallet_accounts().await {
+        if let Err(e) = crate::jobs::accounts::check_wallet(&checking).await {
             tracing::warn!("wallet check at start-up: {e}");
         }
     });
     // The fee estimate pages show does not wait for that check.
     let pricing = st.clone();
     tokio::spawn(async move {
-        if let Err(e) = pricing.cache.refresh_fee(&pricing.wallet, None).await {
+        if let Err(e) = pricing
+            .cache
+            .refresh_fee(&pricing.clients.wallet, None)
+            .await
+        {
             tracing::warn!(error = %e, "no fee estimate from the wallet yet; pages use the default");
         }
     });
@@ -52,14 +56,19 @@ pub async fn run_with(
         },
     };
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, sandbox = st.sandbox.is_some(), "serving {}", st.config.public_url);
+    tracing::info!(%addr, sandbox = st.clients.sandbox.is_some(), "serving {}", st.config.public_url);
     let result = crate::web::serve(st.clone(), listener, shutdown).await;
     if let Some(s) = sched.as_mut() {
         let _ = s.shutdown().await;
     }
-    let _finished = st.job_lock.lock().await;
+    let _finished = st.guards.job_lock.lock().await;
     // Notices of the last pass go out before the process ends (bounded).
-    if !st.notifier.flush(std::time::Duration::from_secs(10)).await {
+    if !st
+        .clients
+        .notifier
+        .flush(std::time::Duration::from_secs(10))
+        .await
+    {
         tracing::warn!("some notices were not delivered before stopping");
     }
     result

@@ -13,7 +13,6 @@ use serde_json::Value;
 
 use crate::clients::price::{PriceError, PriceOracle, PriceReport, Quote, Said, SourceReport};
 use crate::clock::Clock;
-use crate::config::Config;
 use crate::domain::Timestamp;
 use crate::domain::money::{Micro, micro_from_f64};
 use crate::domain::price_median::{agree, combine, median};
@@ -41,16 +40,6 @@ impl Source {
     /// The names `PRICE_SOURCES` may list.
     pub const NAMES: [&'static str; 3] = ["coingecko", "kraken", "bitfinex"];
 
-    /// The source `name` at its configured base URL.
-    pub fn named(name: &str, config: &Config) -> Option<Source> {
-        match name {
-            "coingecko" => Some(Source::CoinGecko(config.price_api_url.clone())),
-            "kraken" => Some(Source::Kraken(config.kraken_api_url.clone())),
-            "bitfinex" => Some(Source::Bitfinex(config.bitfinex_api_url.clone())),
-            _ => None,
-        }
-    }
-
     /// Its name in `PRICE_SOURCES` and in reports.
     pub fn name(&self) -> &'static str {
         match self {
@@ -77,15 +66,6 @@ impl Source {
             Source::Bitfinex(_) => parse_bitfinex(v),
         }
     }
-}
-
-/// The sources `PRICE_SOURCES` names (validated by the configuration).
-pub fn sources(config: &Config) -> Vec<Source> {
-    config
-        .price_sources
-        .iter()
-        .filter_map(|name| Source::named(name, config))
-        .collect()
 }
 
 /// The median of several market sources.
@@ -235,7 +215,7 @@ pub fn timed(q: Quote, now: Timestamp, max_age_secs: i64) -> Said {
 }
 
 // The answers as [`MarketPrice`] reads them, without I/O, so hostile answers
-// are tested without a server (`tests/hostile_input.rs`). Each gives the
+// are tested without a server (`tests/suite/hostile_input/`). Each gives the
 // price and the source's own time of it; none reads our clock.
 
 /// Reads CoinGecko's simple price answer:

@@ -94,7 +94,7 @@ impl NodeProbe for HttpNodeProbe {
 }
 
 /// Reads monerod's `get_info` answer. No I/O, so hostile answers are tested
-/// without a node (`tests/hostile_input.rs`).
+/// without a node (`tests/suite/hostile_input/`).
 pub fn parse_get_info(v: &serde_json::Value) -> Result<NodeInfo, NodeError> {
     serde_json::from_value(v["result"].clone())
         .map_err(|e| NodeError(format!("unexpected get_info answer: {e}")))

@@ -1,20 +1,13 @@
 //! The market price of XMR in USD, and what each source said about it.
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 
 use crate::clock;
 use crate::domain::Timestamp;
-use crate::domain::money::{Micro, format_usd};
+use crate::domain::money::format_usd;
 use crate::domain::price_median::AGREE_PERCENT;
 
-/// A price and when it was true (by the source's own clock).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Quote {
-    /// Micro-USD per XMR.
-    pub usd: Micro,
-    pub at: Timestamp,
-}
+pub use crate::domain::money::Quote;
 
 /// Why no price could be had.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]

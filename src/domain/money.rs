@@ -11,6 +11,18 @@ pub const PICO_PER_XMR: u64 = 1_000_000_000_000;
 /// Hours in DigitalOcean's billing month.
 pub const HOURS_PER_MONTH: u64 = 730;
 
+/// The fee estimate pages use before the wallet gave one: 0.0001 XMR, above
+/// what a two-output transaction costs at normal priority.
+pub const DEFAULT_FEE_ESTIMATE: Pico = 100_000_000;
+
+/// A price of one XMR and when it was true (by the source's own clock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Quote {
+    /// Micro-USD per XMR.
+    pub usd: Micro,
+    pub at: super::Timestamp,
+}
+
 /// Parses a non-negative decimal (`"0.006"`, `"12"`) into millionths.
 pub fn parse_decimal_micro(s: &str) -> Option<u64> {
     parse_fixed(s, 6)

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Timestamp;
-use crate::clients::price::Quote;
+use super::money::Quote;
 
 /// How long a big move must persist before it is accepted on its own.
 pub const HOLD_SECS: i64 = 15 * 60;

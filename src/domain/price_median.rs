@@ -3,8 +3,8 @@
 //! move the price, so two sources must agree and three or more give their
 //! median, which a majority must stand near.
 
+use super::money::Quote;
 use super::money::{Micro, format_usd};
-use crate::clients::price::Quote;
 
 /// How far apart (in percent of the lower price) two sources may be and
 /// still agree.

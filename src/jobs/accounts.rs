@@ -52,18 +52,21 @@ impl Repair {
     }
 }
 
-/// The addresses the store knows, by index: every recorded account and
-/// every operation's (an operation stored before accounts were recorded).
-async fn known(st: &AppState) -> Result<std::collections::BTreeMap<u32, String>, AppError> {
+/// The address the store knows for each index, and the operation that
+/// owns it: every recorded account and every operation's (an operation
+/// stored before accounts were recorded). One read of the store.
+async fn known(
+    st: &AppState,
+) -> Result<std::collections::BTreeMap<u32, (String, Option<String>)>, AppError> {
     st.store
         .run(|s| {
             let mut m = std::collections::BTreeMap::new();
             for a in s.accounts()? {
-                m.insert(a.index, a.address);
+                m.insert(a.index, (a.address, a.op_id));
             }
             s.each_operation(|o| {
                 m.entry(o.account_index)
-                    .or_insert_with(|| o.address.clone());
+                    .or_insert_with(|| (o.address.clone(), Some(o.id.clone())));
             })?;
             Ok::<_, AppError>(m)
         })
@@ -75,7 +78,7 @@ async fn known(st: &AppState) -> Result<std::collections::BTreeMap<u32, String>,
 /// address than the store's; stops at the first created one that differs.
 pub async fn repair(st: &AppState) -> Result<Repair, AppError> {
     let known = known(st).await?;
-    let held = st.wallet.accounts().await?;
+    let held = st.clients.wallet.accounts().await?;
     let highest = known.keys().next_back().copied().unwrap_or(0);
     let mut out = Repair {
         highest,
@@ -83,7 +86,7 @@ pub async fn repair(st: &AppState) -> Result<Repair, AppError> {
         ..Default::default()
     };
     for a in &held {
-        if let Some(addr) = known.get(&a.index)
+        if let Some((addr, _)) = known.get(&a.index)
             && *addr != a.address
         {
             return Err(AppError::Conflict(format!(
@@ -94,26 +97,18 @@ pub async fn repair(st: &AppState) -> Result<Repair, AppError> {
     }
     let mut next = held.iter().map(|a| a.index + 1).max().unwrap_or(0);
     while next <= highest {
-        let label = st
-            .store
-            .run(move |s| {
-                let mut owner = None;
-                s.each_operation(|o| {
-                    if o.account_index == next && owner.is_none() {
-                        owner = Some(o.id.clone());
-                    }
-                })?;
-                Ok::<_, AppError>(owner.unwrap_or_else(|| "nodecannon-unused".into()))
-            })
-            .await?;
-        let a = st.wallet.create_account(&label).await?;
+        let label = known
+            .get(&next)
+            .and_then(|(_, owner)| owner.clone())
+            .unwrap_or_else(|| "nodecannon-unused".into());
+        let a = st.clients.wallet.create_account(&label).await?;
         if a.index != next {
             return Err(AppError::Conflict(format!(
                 "the wallet created account {} where {next} was expected; stopped after re-creating {:?}",
                 a.index, out.created
             )));
         }
-        if let Some(addr) = known.get(&next)
+        if let Some((addr, _)) = known.get(&next)
             && *addr != a.address
         {
             return Err(AppError::Conflict(format!(
@@ -124,7 +119,7 @@ pub async fn repair(st: &AppState) -> Result<Repair, AppError> {
         out.created.push(next);
         next += 1;
     }
-    out.still_wrong = st.check_wallet_accounts().await.err();
+    out.still_wrong = crate::jobs::accounts::check_wallet(st).await.err();
     Ok(out)
 }
 
@@ -140,10 +135,11 @@ pub async fn adopt_unrecorded_payouts(st: &AppState) -> Result<Vec<String>, AppE
     use crate::domain::payout::{Payout, PayoutKind, PayoutStatus};
     use crate::domain::state::State;
 
-    let running = super::ops_in(st, &[State::Launching, State::Active, State::LowFunds]).await?;
+    let running =
+        crate::ops::ops_in(st, &[State::Launching, State::Active, State::LowFunds]).await?;
     let mut did = Vec::new();
     for op in running {
-        let out = st.wallet.outgoing(op.account_index).await?;
+        let out = st.clients.wallet.outgoing(op.account_index).await?;
         let id = op.id.clone();
         let stored: std::collections::HashSet<String> = st
             .store
@@ -165,10 +161,15 @@ pub async fn adopt_unrecorded_payouts(st: &AppState) -> Result<Vec<String>, AppE
             continue;
         }
         let hashes: Vec<String> = adopt.iter().map(|t| t.txid.clone()).collect();
-        let notes = st.wallet.tx_notes(&hashes).await.unwrap_or_else(|e| {
-            tracing::warn!("could not read the wallet's payout notes: {e}");
-            vec![String::new(); hashes.len()]
-        });
+        let notes = st
+            .clients
+            .wallet
+            .tx_notes(&hashes)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!("could not read the wallet's payout notes: {e}");
+                vec![String::new(); hashes.len()]
+            });
         let (id, now) = (op.id.clone(), st.now());
         let lines = st
             .store
@@ -233,4 +234,65 @@ pub async fn adopt_unrecorded_payouts(st: &AppState) -> Result<Vec<String>, AppE
         did.extend(lines);
     }
     Ok(did)
+}
+
+/// Checks that the wallet has every account the store knows, at the
+/// stored address. On a mismatch, jobs that move money are refused and
+/// `/status` says why; the log too.
+pub async fn check_wallet(st: &AppState) -> Result<(), String> {
+    let _one = st.guards.wallet_check.lock().await;
+    let accounts = st
+        .clients
+        .wallet
+        .accounts()
+        .await
+        .map_err(|e| format!("cannot list the wallet's accounts: {e}"));
+    let verdict = match accounts {
+        Err(e) => Err(e),
+        Ok(accounts) => {
+            // Every stored operation's account must be in the wallet with
+            // its address (one pass over the store, nothing kept but names).
+            let held: std::collections::HashMap<u32, String> =
+                accounts.into_iter().map(|a| (a.index, a.address)).collect();
+            // Off the async workers: it reads every operation.
+            let read = st
+                .store
+                .run(move |s| {
+                    let mut bad = Vec::new();
+                    s.each_operation(|o| {
+                        if held.get(&o.account_index) != Some(&o.address) {
+                            bad.push(format!("{} (account {})", o.codename, o.account_index));
+                        }
+                    })?;
+                    // Accounts made for openings that were then refused.
+                    for a in s.accounts()?.into_iter().filter(|a| a.op_id.is_none()) {
+                        if held.get(&a.index) != Some(&a.address) {
+                            bad.push(format!("unused account {}", a.index));
+                        }
+                    }
+                    Ok::<_, crate::store::StoreError>(bad)
+                })
+                .await;
+            match read {
+                Err(e) => Err(e.to_string()),
+                Ok(bad) if bad.is_empty() => Ok(()),
+                Ok(bad) => Err(format!(
+                    "the wallet does not hold the accounts the store knows for {}: a wallet restored from its seed needs `nodecannon wallet repair`; otherwise this is the wrong wallet file. Openings and jobs that move money are stopped.",
+                    bad.join(", ")
+                )),
+            }
+        }
+    };
+    // An unreachable wallet is not a mismatch: money jobs fail on their own then.
+    let block = match &verdict {
+        Err(m) if !m.starts_with("cannot list") => Some(m.clone()),
+        _ => None,
+    };
+    if let Some(m) = &block {
+        tracing::error!("{m}");
+    }
+    if let Ok(mut b) = st.guards.money_block.write() {
+        *b = block;
+    }
+    verdict
 }

@@ -176,8 +176,8 @@ pub async fn run(st: &AppState) -> Result<Vec<Ledger>, AppError> {
             ));
         }
         let read = async {
-            let a = st.wallet.account_state(op.account_index).await?;
-            let o = st.wallet.outgoing(op.account_index).await?;
+            let a = st.clients.wallet.account_state(op.account_index).await?;
+            let o = st.clients.wallet.outgoing(op.account_index).await?;
             Ok::<_, crate::clients::WalletError>((a, o))
         };
         match read.await {
@@ -207,14 +207,14 @@ pub async fn run(st: &AppState) -> Result<Vec<Ledger>, AppError> {
         out.push(l);
     }
     // Accounts no operation owns (account 0 is the wallet's own).
-    match st.wallet.accounts().await {
+    match st.clients.wallet.accounts().await {
         Ok(accounts) => {
             for a in accounts
                 .iter()
                 .filter(|a| a.index != 0 && !owners.contains_key(&a.index))
             {
                 let mut l = Ledger::new("", &format!("(account {})", a.index), a.index);
-                match st.wallet.account_state(a.index).await {
+                match st.clients.wallet.account_state(a.index).await {
                     // Stranded money: an account the operator uses for something
                     // else and has emptied is none of the audit's business.
                     Ok(s) if s.balance > 0 => {

@@ -1,8 +1,8 @@
 //! Cancelling an operation (`ops cancel`, the admin button): bill what is due,
 //! record the cancel, destroy the node, refund what is left.
 
-use super::send::{Amount, Send, has_unrelayed, refund, send};
-use super::{Outcome, fresh_rates, teardown_and_clear, transition};
+use super::send::{Amount, Transfer, has_unrelayed, refund, send};
+use super::{Outcome, teardown_and_clear};
 use crate::app::AppState;
 use crate::domain::event::EventKind;
 use crate::domain::money::due_pico;
@@ -10,12 +10,15 @@ use crate::domain::operation::Operation;
 use crate::domain::payout::PayoutKind;
 use crate::domain::state::State;
 use crate::error::AppError;
+use crate::ops::transition;
+use crate::pricing::fresh_rates;
 
 /// Cancels `op`. Checks that move no money and destroy nothing come first, so
 /// a refusal changes nothing.
+#[tracing::instrument(skip_all, fields(op = %op.codename))]
 pub async fn cancel(st: &AppState, op: &Operation) -> Result<Operation, AppError> {
-    let _guard = st.job_lock.lock().await;
-    st.check_wallet_accounts()
+    let _guard = st.guards.job_lock.lock().await;
+    crate::jobs::accounts::check_wallet(st)
         .await
         .map_err(AppError::Unavailable)?;
     super::ensure_reconciled(st).await?;
@@ -45,7 +48,7 @@ pub async fn cancel(st: &AppState, op: &Operation) -> Result<Operation, AppError
         Some(billed_until) => {
             let (cost, r) = fresh_rates(st).await?;
             let seconds = u64::try_from(st.now() - billed_until).unwrap_or(0);
-            let acct = st.wallet.account_state(op.account_index).await?;
+            let acct = st.clients.wallet.account_state(op.account_index).await?;
             let due = due_pico(seconds, r.cost, r.price);
             let need = due.saturating_add(r.fee);
             if acct.unlocked < need && acct.unlocked_with_change() >= need {
@@ -62,7 +65,6 @@ pub async fn cancel(st: &AppState, op: &Operation) -> Result<Operation, AppError
                 st.failpoint("cancel:recorded")?;
                 let mut out = Outcome::default();
                 teardown_and_clear(st, &mut out, &op).await?;
-                st.cache.node_rows.invalidate_all();
                 return crate::ops::get(st, &op.id).await;
             }
             let amount = if acct.unlocked >= need {
@@ -72,7 +74,7 @@ pub async fn cancel(st: &AppState, op: &Operation) -> Result<Operation, AppError
             } else {
                 Amount::Exact(0)
             };
-            let s = Send {
+            let s = Transfer {
                 kind: PayoutKind::Hosting,
                 to: &st.config.payout_address,
                 amount,
@@ -99,6 +101,5 @@ pub async fn cancel(st: &AppState, op: &Operation) -> Result<Operation, AppError
     if let Err(e) = refund(st, &op).await {
         tracing::warn!(op = %op.id, error = %e, "refund after cancel failed; the payout pass retries");
     }
-    st.cache.node_rows.invalidate_all();
     crate::ops::get(st, &op.id).await
 }

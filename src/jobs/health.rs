@@ -1,10 +1,11 @@
 //! health: probes each launched node's `get_info`, keeps the latest result in
 //! the cache (pages read only that) and a bounded history in the store.
 
-use super::{Outcome, ops_in};
+use super::Outcome;
 use crate::app::AppState;
 use crate::domain::state::State;
 use crate::error::AppError;
+use crate::ops::ops_in;
 use crate::store::HealthSample;
 
 /// The first of the failed probes at the end of `history` (oldest first).
@@ -28,7 +29,7 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
         let Some(ip) = op.resources.ipv4.clone() else {
             continue;
         };
-        let probe = st.node.get_info(&ip, st.config.node_rpc_port).await;
+        let probe = st.clients.node.get_info(&ip, st.config.node_rpc_port).await;
         if let Ok(i) = &probe {
             best = best.max(i.height);
         }
@@ -103,7 +104,6 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
             })
             .await?;
         // The index's strip of this node's probes is read again on its next view.
-        st.cache.probe_strips.invalidate(&op.id).await;
     }
     if !out.dry_run {
         st.cache

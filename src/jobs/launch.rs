@@ -3,15 +3,17 @@
 //! volume → droplet → addresses → DNS → active. Every create is preceded by a
 //! lookup by name or tag, and each step's resource id is stored as it advances.
 
-use super::{Outcome, change, ops_in, transition};
+use super::Outcome;
+use super::funding::check_funding;
 use crate::app::AppState;
 use crate::clients::cloud::{DropletSpec, VolumeSpec};
 use crate::domain::event::EventKind;
-use crate::domain::money::{Pico, format_xmr};
+use crate::domain::money::format_xmr;
 use crate::domain::operation::{LAUNCH_FAILURES_TOLD, LaunchStep, Operation, launch_backoff_secs};
 use crate::domain::state::State;
 use crate::error::AppError;
-use crate::ops;
+use crate::ops::{change, ops_in, transition};
+use crate::pricing;
 
 const FUNDABLE: &[State] = &[
     State::AwaitingFunds,
@@ -22,8 +24,8 @@ const FUNDABLE: &[State] = &[
 
 /// One pass.
 pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> {
-    let (_, rates) = super::fresh_rates(st).await?;
-    let min = ops::min_to_launch(st, &rates);
+    let (_, rates) = crate::pricing::fresh_rates(st).await?;
+    let min = pricing::min_to_launch(st, &rates);
     for op in ops_in(st, FUNDABLE).await? {
         if let Err(e) = check_funding(st, out, &op, min).await {
             out.failed(format!("{}: {e}", op.codename));
@@ -35,7 +37,7 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
     }
     let limit = match st.config.max_active_nodes {
         Some(n) => n,
-        None => st.cloud.droplet_limit().await?,
+        None => st.clients.cloud.droplet_limit().await?,
     } as usize;
     let all = st
         .store
@@ -67,7 +69,7 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
         if op.state == State::Funded {
             // Funded long ago, or sent back after its droplet vanished: the
             // money must still cover the minimum at today's price.
-            let acct = st.wallet.account_state(op.account_index).await?;
+            let acct = st.clients.wallet.account_state(op.account_index).await?;
             if acct.unlocked < min {
                 let msg = format!(
                     "Waiting for funds: at today's price the launch needs {} XMR unlocked; {} XMR is.",
@@ -158,7 +160,8 @@ async fn launch_failed(st: &AppState, out: &mut Outcome, op: &Operation, e: &App
     })
     .await;
     if stored.is_ok() && n == LAUNCH_FAILURES_TOLD {
-        st.notifier
+        st.clients
+            .notifier
             .notify(&crate::clients::Notice {
                 op_id: Some(op.id.clone()),
                 codename: Some(op.codename.clone()),
@@ -169,100 +172,7 @@ async fn launch_failed(st: &AppState, out: &mut Outcome, op: &Operation, e: &App
     }
 }
 
-async fn check_funding(
-    st: &AppState,
-    out: &mut Outcome,
-    op: &Operation,
-    min: Pico,
-) -> Result<(), AppError> {
-    let acct = st.wallet.account_state(op.account_index).await?;
-    st.cache
-        .put_account(op.account_index, acct.clone(), st.now())
-        .await;
-    let now = st.now();
-    let seen = acct.deposits() > 0;
-    let enough = acct.unlocked >= min;
-    let what = format!(
-        "{} XMR unlocked of {} needed",
-        format_xmr(acct.unlocked),
-        format_xmr(min)
-    );
-    if out.dry_run {
-        out.did(format!("{}: {} ({what})", op.codename, op.state));
-        return Ok(());
-    }
-    let mut op = op.clone();
-    if seen && !op.funds_seen {
-        let msg = format!(
-            "Payment seen: {} XMR (unlocks after 10 confirmations).",
-            format_xmr(acct.deposits())
-        );
-        op = change(st, &op.id, EventKind::FundsSeen, msg, |o, _| {
-            o.funds_seen = true;
-            Ok(())
-        })
-        .await?;
-        out.did(format!("{}: payment seen", op.codename));
-    }
-    match op.state {
-        State::AwaitingFunds if enough => {
-            transition(
-                st,
-                &op,
-                State::Funded,
-                EventKind::Funded,
-                format!("Funded: {what}."),
-                |_| {},
-            )
-            .await?;
-            out.did(format!("{}: funded", op.codename));
-        }
-        State::AwaitingFunds
-            if !seen && now - op.created_at >= st.config.unfunded_expire_secs as i64 =>
-        {
-            let msg =
-                "Expired: no payment arrived in time. A payment to the same address revives it.";
-            transition(st, &op, State::Expired, EventKind::Expired, msg, |_| {}).await?;
-            out.did(format!("{}: expired", op.codename));
-        }
-        State::Expired if seen => {
-            let to = if enough {
-                State::Funded
-            } else {
-                State::AwaitingFunds
-            };
-            transition(
-                st,
-                &op,
-                to,
-                EventKind::Revived,
-                format!("Revived by a payment: {what}."),
-                |_| {},
-            )
-            .await?;
-            out.did(format!("{}: revived ({to})", op.codename));
-        }
-        State::Ended | State::Closed if enough => {
-            transition(
-                st,
-                &op,
-                State::Funded,
-                EventKind::Funded,
-                format!("Refilled: {what}; relaunching."),
-                |o| {
-                    o.resources = Default::default();
-                    o.launch_step = None;
-                    o.billed_until = None;
-                },
-            )
-            .await?;
-            out.did(format!("{}: refilled, relaunch queued", op.codename));
-        }
-        _ => {}
-    }
-    Ok(())
-}
-
+#[tracing::instrument(skip_all, fields(op = %op.codename))]
 async fn advance(st: &AppState, out: &mut Outcome, mut op: Operation) -> Result<(), AppError> {
     if op.state == State::Funded {
         op = transition(
@@ -282,7 +192,12 @@ async fn advance(st: &AppState, out: &mut Outcome, mut op: Operation) -> Result<
     loop {
         match op.launch_step.unwrap_or(LaunchStep::Volume) {
             LaunchStep::Volume => {
-                let v = match st.cloud.find_volume(&op.volume_name(), &op.region).await? {
+                let v = match st
+                    .clients
+                    .cloud
+                    .find_volume(&op.volume_name(), &op.region)
+                    .await?
+                {
                     Some(v) => v,
                     None => {
                         let spec = VolumeSpec {
@@ -291,7 +206,7 @@ async fn advance(st: &AppState, out: &mut Outcome, mut op: Operation) -> Result<
                             size_gb: c.do_droplet_storage_gb,
                             tags: vec!["nodecannon".into(), op.tag()],
                         };
-                        let v = st.cloud.create_volume(&spec).await?;
+                        let v = st.clients.cloud.create_volume(&spec).await?;
                         st.failpoint("launch:volume-created")?;
                         v
                     }
@@ -312,6 +227,7 @@ async fn advance(st: &AppState, out: &mut Outcome, mut op: Operation) -> Result<
             }
             LaunchStep::Droplet => {
                 let d = match st
+                    .clients
                     .cloud
                     .droplets_tagged(&op.tag())
                     .await?
@@ -330,7 +246,7 @@ async fn advance(st: &AppState, out: &mut Outcome, mut op: Operation) -> Result<
                             volume_ids: op.resources.volume_id.iter().cloned().collect(),
                             tags: vec!["nodecannon".into(), op.tag()],
                         };
-                        let d = st.cloud.create_droplet(&spec).await?;
+                        let d = st.clients.cloud.create_droplet(&spec).await?;
                         st.failpoint("launch:droplet-created")?;
                         d
                     }
@@ -353,7 +269,7 @@ async fn advance(st: &AppState, out: &mut Outcome, mut op: Operation) -> Result<
             }
             LaunchStep::Addresses => {
                 let id = op.resources.droplet_id.unwrap_or_default();
-                let Some(d) = st.cloud.droplet(id).await? else {
+                let Some(d) = st.clients.cloud.droplet(id).await? else {
                     op = change(
                         st,
                         &op.id,
@@ -418,6 +334,7 @@ pub async fn ensure_dns(st: &AppState, op: &Operation) -> Result<Vec<u64>, AppEr
     let domain = &st.config.do_domain;
     let name = format!("{}.node", op.codename);
     let existing: Vec<_> = st
+        .clients
         .cloud
         .records(domain, &name)
         .await?
@@ -428,11 +345,17 @@ pub async fn ensure_dns(st: &AppState, op: &Operation) -> Result<Vec<u64>, AppEr
     for (kind, ip) in [("A", &op.resources.ipv4), ("AAAA", &op.resources.ipv6)] {
         let Some(ip) = ip else { continue };
         for stale in existing.iter().filter(|r| r.kind == kind && &r.data != ip) {
-            st.cloud.delete_record(domain, stale.id).await?;
+            st.clients.cloud.delete_record(domain, stale.id).await?;
         }
         match existing.iter().find(|r| r.kind == kind && &r.data == ip) {
             Some(r) => ids.push(r.id),
-            None => ids.push(st.cloud.create_record(domain, kind, &name, ip).await?.id),
+            None => ids.push(
+                st.clients
+                    .cloud
+                    .create_record(domain, kind, &name, ip)
+                    .await?
+                    .id,
+            ),
         }
     }
     Ok(ids)

@@ -5,10 +5,12 @@ pub mod accounts;
 pub mod audit;
 pub mod backup;
 pub mod cancel;
+mod funding;
 pub mod health;
 pub mod launch;
 pub mod payouts;
 pub mod reconcile;
+mod relay;
 pub mod send;
 mod teardown;
 
@@ -18,11 +20,6 @@ pub use teardown::{holds_resources, teardown, teardown_and_clear};
 
 use crate::app::AppState;
 use crate::clients::Notice;
-use crate::clients::price::Quote;
-use crate::domain::event::EventKind;
-use crate::domain::money::{HourlyCost, Rates};
-use crate::domain::operation::Operation;
-use crate::domain::price_guard::{self, PriceState, Verdict};
 use crate::error::AppError;
 use crate::store::JobRecord;
 
@@ -117,22 +114,23 @@ impl Outcome {
 
 /// Runs one pass of a job, records it for `/status` and the metrics.
 pub async fn run(st: &AppState, job: Job, dry_run: bool) -> Result<Outcome, AppError> {
-    let _guard = st.job_lock.lock().await;
+    let _guard = st.guards.job_lock.lock().await;
     run_held(st, job, dry_run).await
 }
 
 /// Runs one pass unless another is running (the scheduler skips a tick then
 /// instead of queueing passes behind a slow one). `None`: skipped.
 pub async fn try_run(st: &AppState, job: Job) -> Option<Result<Outcome, AppError>> {
-    let _guard = st.job_lock.try_lock().ok()?;
+    let _guard = st.guards.job_lock.try_lock().ok()?;
     Some(run_held(st, job, false).await)
 }
 
+#[tracing::instrument(name = "pass", skip(st), fields(job = job.name()))]
 async fn run_held(st: &AppState, job: Job, dry_run: bool) -> Result<Outcome, AppError> {
     // Money moves only from a wallet checked against the store, every pass.
     if matches!(job, Job::LaunchFunded | Job::ProcessPayouts)
         && !dry_run
-        && let Err(why) = st.check_wallet_accounts().await
+        && let Err(why) = crate::jobs::accounts::check_wallet(st).await
     {
         st.metrics.job_run(job.name(), false);
         return Err(AppError::Unavailable(why));
@@ -160,7 +158,6 @@ async fn run_held(st: &AppState, job: Job, dry_run: bool) -> Result<Outcome, App
     let ok = result.is_ok() && out.errors.is_empty();
     st.metrics.job_run(job.name(), ok);
     st.metrics.job_duration(job.name(), watch.secs());
-    st.cache.node_rows.invalidate_all();
     if !dry_run {
         let rec = JobRecord {
             last_run: st.now(),
@@ -194,7 +191,8 @@ async fn run_held(st: &AppState, job: Job, dry_run: bool) -> Result<Outcome, App
             .await?;
         // Told once when a job starts failing, not on every pass after.
         if let Some(why) = failed.filter(|_| was_ok) {
-            st.notifier
+            st.clients
+                .notifier
                 .notify(&Notice {
                     op_id: None,
                     codename: None,
@@ -212,7 +210,7 @@ async fn run_held(st: &AppState, job: Job, dry_run: bool) -> Result<Outcome, App
 /// [`accounts::adopt_unrecorded_payouts`]); the caller holds the job lock.
 pub async fn ensure_reconciled(st: &AppState) -> Result<Vec<String>, AppError> {
     use std::sync::atomic::Ordering;
-    if st.wallet_reconciled.load(Ordering::SeqCst) {
+    if st.guards.wallet_reconciled.load(Ordering::SeqCst) {
         return Ok(Vec::new());
     }
     let lines = accounts::adopt_unrecorded_payouts(st).await.map_err(|e| {
@@ -220,166 +218,24 @@ pub async fn ensure_reconciled(st: &AppState) -> Result<Vec<String>, AppError> {
             "the store could not be reconciled with the wallet's payouts, so no money moves yet: {e}"
         ))
     })?;
-    st.wallet_reconciled.store(true, Ordering::SeqCst);
+    st.guards.wallet_reconciled.store(true, Ordering::SeqCst);
     Ok(lines)
 }
 
-/// Applies `f` to the stored operation and appends an event, in one transaction.
-pub async fn change(
-    st: &AppState,
-    id: &str,
-    kind: EventKind,
-    message: impl Into<String>,
-    f: impl FnOnce(&mut Operation, i64) -> Result<(), AppError> + Send + 'static,
-) -> Result<Operation, AppError> {
-    let (id, message, now) = (id.to_string(), message.into(), st.now());
-    st.store
-        .run(move |s| {
-            s.write(|tx| {
-                let mut op = tx.op(&id)?;
-                f(&mut op, now)?;
-                tx.put_op(&op)?;
-                tx.event(&id, now, kind, message)?;
-                Ok::<_, AppError>(op)
-            })
-        })
-        .await
-}
+#[cfg(test)]
+mod tests {
+    use super::Job;
 
-/// Moves an operation to another state (if allowed), with an event and a notice.
-pub async fn transition(
-    st: &AppState,
-    op: &Operation,
-    to: crate::domain::state::State,
-    kind: EventKind,
-    message: impl Into<String>,
-    f: impl FnOnce(&mut Operation) + Send + 'static,
-) -> Result<Operation, AppError> {
-    let message = message.into();
-    let op = change(st, &op.id, kind, message.clone(), move |op, now| {
-        op.go(to, now)
-            .map_err(|e| AppError::Conflict(e.to_string()))?;
-        f(op);
-        Ok(())
-    })
-    .await?;
-    if kind.is_notice() {
-        let notice = Notice {
-            op_id: Some(op.id.clone()),
-            codename: Some(op.codename.clone()),
-            kind: format!("{kind:?}"),
-            message,
-        };
-        st.notifier.notify(&notice).await;
-    }
-    Ok(op)
-}
-
-/// Every operation in one of `states`.
-pub async fn ops_in(
-    st: &AppState,
-    states: &'static [crate::domain::state::State],
-) -> Result<Vec<Operation>, AppError> {
-    st.store
-        .run(move |s| Ok::<_, AppError>(s.operations_where(|o| states.contains(&o.state))?))
-        .await
-}
-
-/// Cost, a fresh price and the fee, read from the clients (not the page
-/// caches): launches, payouts and ends decide on nothing older than
-/// `PRICE_MAX_AGE_MINUTES`.
-pub async fn fresh_rates(st: &AppState) -> Result<(HourlyCost, Rates), AppError> {
-    let quote = decision_price(st).await?;
-    let cost = crate::ops::hourly_cost(st).await?;
-    let recent: Vec<crate::domain::money::Pico> = st
-        .store
-        .run(|s| Ok::<_, AppError>(s.setting(send::RECENT_FEES_KEY)?.unwrap_or_default()))
-        .await?;
-    let fee = st.cache.refresh_fee(&st.wallet, median_fee(recent)).await?;
-    Ok((
-        cost,
-        Rates {
-            cost: cost.total(),
-            price: quote.usd,
-            fee,
-            payout_every: st.config.payout_frequency_secs,
-        },
-    ))
-}
-
-/// The median fee of the last payouts' transactions (the estimate never
-/// goes below what payouts of the usual size really cost).
-fn median_fee(mut fees: Vec<crate::domain::money::Pico>) -> Option<crate::domain::money::Pico> {
-    fees.sort_unstable();
-    fees.get(fees.len() / 2).copied()
-}
-
-/// Where the price guard keeps its state.
-pub const PRICE_GUARD_KEY: &str = "price_guard";
-
-/// The price guard's rules from the configuration.
-pub fn price_rules(st: &AppState) -> price_guard::Rules {
-    let secs = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-    price_guard::Rules {
-        max_age_secs: secs(st.config.price_max_age_secs),
-        max_move_percent: st.config.price_max_move_percent,
-        max_wait_secs: secs(st.config.price_max_wait_secs),
-    }
-}
-
-/// The price a decision that moves money or ends a node may use: fresh and
-/// sane, or after `PRICE_MAX_WAIT_HOURS` without one the last accepted price
-/// (logged and told). The operator hears once when decisions start waiting.
-pub async fn decision_price(st: &AppState) -> Result<Quote, AppError> {
-    let fetched = st.price.xmr_usd().await.map_err(|e| e.0);
-    let now = st.now();
-    let rules = price_rules(st);
-    let (verdict, tell) = st
-        .store
-        .run(move |s| {
-            s.write(|tx| {
-                let mut state: PriceState = tx.setting(PRICE_GUARD_KEY)?.unwrap_or_default();
-                let verdict = state.judge(fetched, now, &rules);
-                let tell = match &verdict {
-                    Verdict::Use(_) => None,
-                    Verdict::Wait(why) if !state.notified => {
-                        state.notified = true;
-                        Some(format!(
-                            "Launches, payouts and ends wait for a sane XMR price: {why}."
-                        ))
-                    }
-                    Verdict::UseLast(_, why) if !state.fell_back => {
-                        state.fell_back = true;
-                        Some(format!(
-                            "Decisions now use the last accepted XMR price: {why}."
-                        ))
-                    }
-                    _ => None,
-                };
-                tx.put_setting(PRICE_GUARD_KEY, &state)?;
-                Ok::<_, AppError>((verdict, tell))
-            })
-        })
-        .await?;
-    if let Some(message) = tell {
-        tracing::warn!("{message}");
-        st.notifier
-            .notify(&Notice {
-                op_id: None,
-                codename: None,
-                kind: "price".into(),
-                message,
-            })
-            .await;
-    }
-    match verdict {
-        Verdict::Use(q) => Ok(q),
-        Verdict::UseLast(q, why) => {
-            tracing::warn!("{why}");
-            Ok(q)
+    #[test]
+    fn every_job_has_exactly_one_schedule_setting() {
+        let names: Vec<&str> = Job::ALL.iter().map(|j| j.name()).collect();
+        let scheduled: Vec<&str> = crate::config::JOB_SCHEDULES
+            .iter()
+            .map(|(job, ..)| *job)
+            .collect();
+        assert_eq!(names, scheduled);
+        for j in Job::ALL {
+            assert_eq!(Job::parse(j.name()), Some(j));
         }
-        Verdict::Wait(why) => Err(AppError::Unavailable(format!(
-            "{why}; no launch, payout or end decision until a fresh, sane price arrives"
-        ))),
     }
 }

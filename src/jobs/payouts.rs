@@ -3,10 +3,8 @@
 //! end first, destroying after), closes ended operations after the grace
 //! period, and refunds closed and cancelled ones that gave an address.
 
-use super::send::{Amount, Send, recover, refund, send};
-use super::{
-    Outcome, change, fresh_rates, holds_resources, ops_in, teardown_and_clear, transition,
-};
+use super::send::{Amount, Transfer, recover, refund, send};
+use super::{Outcome, holds_resources, teardown_and_clear};
 use crate::app::AppState;
 use crate::domain::event::EventKind;
 use crate::domain::money::{HourlyCost, Pico, Rates, format_xmr};
@@ -14,6 +12,8 @@ use crate::domain::operation::Operation;
 use crate::domain::payout::{Decision, PayoutInput, PayoutKind, decide};
 use crate::domain::state::State;
 use crate::error::AppError;
+use crate::ops::{change, ops_in, transition};
+use crate::pricing::fresh_rates;
 
 /// One pass.
 pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> {
@@ -77,7 +77,7 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
     // Refunds: cancelled operations, and closed ones whose balance is not a refill.
     let min = rates
         .as_ref()
-        .map(|(_, r)| crate::ops::min_to_launch(st, r));
+        .map(|(_, r)| crate::pricing::min_to_launch(st, r));
     for op in ops_in(st, &[State::Closed, State::Cancelled]).await? {
         // A cancel that found the last payout's change locked bills the
         // seconds until the cancel first, once that change unlocks.
@@ -99,7 +99,7 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
         if op.state == State::Closed {
             // Whether the balance is a refill needs a price: wait for one.
             let Some(min) = min else { continue };
-            match st.wallet.account_state(op.account_index).await {
+            match st.clients.wallet.account_state(op.account_index).await {
                 Ok(acct) if acct.unlocked.saturating_add(acct.pending()) >= min => continue,
                 Ok(_) => {}
                 Err(e) => {
@@ -128,8 +128,8 @@ fn hosting<'a>(
     is_final: bool,
     cost: HourlyCost,
     r: &Rates,
-) -> Send<'a> {
-    Send {
+) -> Transfer<'a> {
+    Transfer {
         kind: PayoutKind::Hosting,
         to: &st.config.payout_address,
         amount,
@@ -143,6 +143,7 @@ fn hosting<'a>(
     }
 }
 
+#[tracing::instrument(skip_all, fields(op = %op.codename))]
 async fn pay_one(
     st: &AppState,
     out: &mut Outcome,
@@ -154,33 +155,37 @@ async fn pay_one(
         return Ok(());
     };
     let unrelayed = super::send::unrelayed(st, &op.id).await?;
-    let acct = st.wallet.account_state(op.account_index).await?;
+    let now = st.now();
+    if !unrelayed.is_empty() && !unrelayed.iter().any(|p| super::send::is_stuck(p, now)) {
+        out.did(format!(
+            "{}: waiting for a stored payout to be relayed",
+            op.codename
+        ));
+        return Ok(());
+    }
+    let acct = st.clients.wallet.account_state(op.account_index).await?;
+    let input = PayoutInput {
+        now,
+        billed_until,
+        unlocked: acct.unlocked,
+        pending: acct.pending(),
+        short_since: op.short_since,
+        pending_wait_secs: st.config.pending_wait_secs,
+        rates: *r,
+    };
     if !unrelayed.is_empty() {
-        let now = st.now();
-        if !unrelayed.iter().any(|p| super::send::is_stuck(p, now)) {
-            out.did(format!(
-                "{}: waiting for a stored payout to be relayed",
-                op.codename
-            ));
-            return Ok(());
-        }
         // A payout that stays unrelayable never keeps a node running on
         // credit: if what is left beside it cannot cover the time since, end.
         let held = unrelayed.iter().fold(0u64, |a, p| {
             a.saturating_add(p.amount).saturating_add(p.fee)
         });
-        let input = PayoutInput {
-            now,
-            billed_until,
+        let beside = PayoutInput {
             unlocked: acct.unlocked.saturating_sub(held),
-            pending: acct.pending(),
-            short_since: op.short_since,
-            pending_wait_secs: st.config.pending_wait_secs,
-            rates: *r,
+            ..input
         };
         if let Decision::End {
             amount, forgiven, ..
-        } = decide(&input)
+        } = decide(&beside)
         {
             let due = amount.saturating_add(forgiven);
             let hours = st.config.grace_secs / 3600;
@@ -207,15 +212,6 @@ async fn pay_one(
         ));
         return Ok(());
     }
-    let input = PayoutInput {
-        now: st.now(),
-        billed_until,
-        unlocked: acct.unlocked,
-        pending: acct.pending(),
-        short_since: op.short_since,
-        pending_wait_secs: st.config.pending_wait_secs,
-        rates: *r,
-    };
     let decision = decide(&input);
     if out.dry_run {
         out.did(format!("{}: {decision:?}", op.codename));
@@ -284,7 +280,7 @@ async fn bill_cancelled(
     }
     let seconds = u64::try_from(op.state_since - billed_until).unwrap_or(0);
     let due = crate::domain::money::due_pico(seconds, cost.total(), r.price);
-    let acct = st.wallet.account_state(op.account_index).await?;
+    let acct = st.clients.wallet.account_state(op.account_index).await?;
     let how = if acct.unlocked >= due.saturating_add(r.fee) {
         Amount::Exact(due)
     } else if acct.unlocked_with_change() >= due.saturating_add(r.fee) {
@@ -294,13 +290,13 @@ async fn bill_cancelled(
         Amount::Sweep
     };
     let msg = "Billed the hosting until the cancel.".to_string();
-    let s = Send {
+    let s = Transfer {
         max: Some(due),
         ..hosting(st, how, seconds, true, cost, r)
     };
     send(st, op, s).await?;
     // Billing is over: the refund may take what is left.
-    super::change(st, &op.id, EventKind::Payout, msg, |o, _| {
+    crate::ops::change(st, &op.id, EventKind::Payout, msg, |o, _| {
         o.billed_until = None;
         Ok(())
     })
@@ -348,7 +344,7 @@ async fn end(
     let op = match send(
         st,
         op,
-        Send {
+        Transfer {
             max: Some(due),
             end: Some((State::Ended, EventKind::Ended, &msg)),
             ..hosting(st, how, seconds, true, cost, r)
@@ -371,7 +367,7 @@ async fn end(
             match send(
                 st,
                 op,
-                Send {
+                Transfer {
                     max: Some(due),
                     end: Some((State::Ended, EventKind::Ended, &msg)),
                     ..hosting(st, Amount::Sweep, seconds, true, cost, r)

@@ -5,12 +5,13 @@
 
 use std::collections::HashSet;
 
+use super::Outcome;
 use super::launch::ensure_dns;
-use super::{Outcome, ops_in, transition};
 use crate::app::AppState;
 use crate::domain::event::EventKind;
 use crate::domain::state::State;
 use crate::error::AppError;
+use crate::ops::{ops_in, transition};
 
 /// One pass.
 pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> {
@@ -21,9 +22,13 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
         .run(|s| s.operations().map_err(AppError::from))
         .await?;
     let live: Vec<_> = all.iter().filter(|o| o.state.has_node()).collect();
-    let droplets = st.cloud.droplets_tagged("nodecannon").await?;
-    let volumes = st.cloud.volumes_tagged("nodecannon").await?;
-    let records = st.cloud.records(&st.config.do_domain, "node").await?;
+    let droplets = st.clients.cloud.droplets_tagged("nodecannon").await?;
+    let volumes = st.clients.cloud.volumes_tagged("nodecannon").await?;
+    let records = st
+        .clients
+        .cloud
+        .records(&st.config.do_domain, "node")
+        .await?;
 
     let tracked_droplets: HashSet<u64> =
         live.iter().filter_map(|o| o.resources.droplet_id).collect();
@@ -58,7 +63,7 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
                 d.id, d.name
             ));
         } else {
-            st.cloud.destroy_droplet(d.id).await?;
+            st.clients.cloud.destroy_droplet(d.id).await?;
             out.did(format!("destroyed orphan droplet {} ({})", d.id, d.name));
         }
     }
@@ -82,7 +87,7 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
         if out.dry_run {
             out.did(format!("would delete orphan volume {} ({})", v.id, v.name));
         } else {
-            st.cloud.delete_volume(&v.id).await?;
+            st.clients.cloud.delete_volume(&v.id).await?;
             out.did(format!("deleted orphan volume {} ({})", v.id, v.name));
         }
     }
@@ -105,7 +110,10 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
         if out.dry_run {
             out.did(format!("would delete orphan DNS {} {}", r.kind, r.name));
         } else {
-            st.cloud.delete_record(&st.config.do_domain, r.id).await?;
+            st.clients
+                .cloud
+                .delete_record(&st.config.do_domain, r.id)
+                .await?;
             out.did(format!("deleted orphan DNS {} {}", r.kind, r.name));
         }
     }
@@ -147,7 +155,7 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
                 continue;
             }
             let ids = ensure_dns(st, &op).await?;
-            super::change(
+            crate::ops::change(
                 st,
                 &op.id,
                 EventKind::Reconcile,

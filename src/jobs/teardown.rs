@@ -18,6 +18,7 @@ fn gone_is_fine(r: Result<(), CloudError>) -> Result<(), CloudError> {
 pub async fn teardown(st: &AppState, op: &Operation) -> Result<Vec<String>, AppError> {
     let mut did = Vec::new();
     let mut droplets: Vec<u64> = st
+        .clients
         .cloud
         .droplets_tagged(&op.tag())
         .await?
@@ -30,18 +31,29 @@ pub async fn teardown(st: &AppState, op: &Operation) -> Result<Vec<String>, AppE
         droplets.push(id);
     }
     for id in droplets {
-        gone_is_fine(st.cloud.destroy_droplet(id).await)?;
+        gone_is_fine(st.clients.cloud.destroy_droplet(id).await)?;
         did.push(format!("destroyed droplet {id}"));
     }
     st.failpoint("teardown:droplets-destroyed")?;
     let name = format!("{}.node", op.codename);
-    for r in st.cloud.records(&st.config.do_domain, &name).await? {
+    for r in st
+        .clients
+        .cloud
+        .records(&st.config.do_domain, &name)
+        .await?
+    {
         if r.name == name {
-            gone_is_fine(st.cloud.delete_record(&st.config.do_domain, r.id).await)?;
+            gone_is_fine(
+                st.clients
+                    .cloud
+                    .delete_record(&st.config.do_domain, r.id)
+                    .await,
+            )?;
             did.push(format!("deleted DNS {} {}", r.kind, r.name));
         }
     }
     let mut volumes: Vec<String> = st
+        .clients
         .cloud
         .volumes_tagged(&op.tag())
         .await?
@@ -54,7 +66,7 @@ pub async fn teardown(st: &AppState, op: &Operation) -> Result<Vec<String>, AppE
         volumes.push(v.clone());
     }
     for v in volumes {
-        gone_is_fine(st.cloud.delete_volume(&v).await)?;
+        gone_is_fine(st.clients.cloud.delete_volume(&v).await)?;
         did.push(format!("deleted volume {v}"));
     }
     st.failpoint("teardown:volumes-deleted")?;
@@ -81,7 +93,7 @@ pub async fn teardown_and_clear(
             for d in &did {
                 out.did(format!("{}: {d}", op.codename));
             }
-            super::change(st, &op.id, EventKind::LaunchStep, msg, |o, _| {
+            crate::ops::change(st, &op.id, EventKind::LaunchStep, msg, |o, _| {
                 o.resources = Default::default();
                 o.launch_step = None;
                 if o.problem
@@ -98,7 +110,7 @@ pub async fn teardown_and_clear(
         Err(e) => {
             let msg = format!("Destroying the node failed, will retry: {e}");
             out.failed(format!("{}: {msg}", op.codename));
-            super::change(st, &op.id, EventKind::Problem, msg.clone(), move |o, _| {
+            crate::ops::change(st, &op.id, EventKind::Problem, msg.clone(), move |o, _| {
                 o.problem = Some(msg);
                 Ok(())
             })

@@ -19,6 +19,11 @@ pub use tx::Tx;
 /// The schema this build writes. Older stores are backed up, then migrated.
 pub const SCHEMA_VERSION: u64 = 5;
 
+/// Where the price guard keeps its state (settings table).
+const PRICE_GUARD_KEY: &str = "price_guard";
+/// Where the fees of the last payouts are kept (settings table).
+const RECENT_FEES_KEY: &str = "recent_fees";
+
 /// What can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -169,6 +174,12 @@ impl Store {
             .ok()
             .and_then(|g| g.get(id).copied())
             .unwrap_or(0)
+    }
+
+    /// How many writes this process has committed: what a read of many
+    /// operations (the node list) is checked against.
+    pub fn writes(&self) -> u64 {
+        self.writes.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Runs blocking store work off the async executor.

@@ -3,7 +3,7 @@
 use redb::{ReadTransaction, ReadableDatabase};
 
 use super::tables::{self, Codec, HealthSample, JobRecord, Table, op_range};
-use super::{Result, Store, StoreError, decode_json};
+use super::{PRICE_GUARD_KEY, RECENT_FEES_KEY, Result, Store, StoreError, decode_json};
 use crate::domain::event::Event;
 use crate::domain::operation::{Operation, valid_id};
 use crate::domain::payout::Payout;
@@ -199,6 +199,16 @@ impl Store {
     /// A single value of the appliance.
     pub fn setting<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
         decode_json("settings", key, get(&self.read()?, &tables::SETTINGS, key)?)
+    }
+
+    /// The price guard's state as the last decision left it (default: none yet).
+    pub fn price_guard(&self) -> Result<crate::domain::price_guard::PriceState> {
+        Ok(self.setting(PRICE_GUARD_KEY)?.unwrap_or_default())
+    }
+
+    /// The fees of the last payouts' transactions, oldest first.
+    pub fn recent_fees(&self) -> Result<Vec<crate::domain::money::Pico>> {
+        Ok(self.setting(RECENT_FEES_KEY)?.unwrap_or_default())
     }
 
     /// Sandbox values whose keys start with `prefix`.

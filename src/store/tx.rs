@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use redb::{ReadableTable, WriteTransaction};
 
 use super::tables::{self, Codec, HealthSample, JobRecord, Table, op_range, seq_key};
-use super::{Result, StoreError, decode_json};
+use super::{PRICE_GUARD_KEY, RECENT_FEES_KEY, Result, StoreError, decode_json};
 use crate::domain::Timestamp;
 use crate::domain::event::{Event, EventKind};
 use crate::domain::operation::Operation;
@@ -245,6 +245,26 @@ impl<'t> Tx<'t> {
             key,
             &serde_json::to_value(v).unwrap_or_default(),
         )
+    }
+
+    /// The price guard's state, in this transaction.
+    pub fn price_guard(&self) -> Result<crate::domain::price_guard::PriceState> {
+        Ok(self.setting(PRICE_GUARD_KEY)?.unwrap_or_default())
+    }
+
+    /// Stores the price guard's state.
+    pub fn put_price_guard(&mut self, g: &crate::domain::price_guard::PriceState) -> Result<()> {
+        self.put_setting(PRICE_GUARD_KEY, g)
+    }
+
+    /// The fees of the last payouts' transactions, oldest first.
+    pub fn recent_fees(&self) -> Result<Vec<crate::domain::money::Pico>> {
+        Ok(self.setting(RECENT_FEES_KEY)?.unwrap_or_default())
+    }
+
+    /// Stores the fees of the last payouts' transactions.
+    pub fn put_recent_fees(&mut self, fees: &[crate::domain::money::Pico]) -> Result<()> {
+        self.put_setting(RECENT_FEES_KEY, &fees)
     }
 
     /// Removes a value of the sandbox's simulated services.

@@ -7,9 +7,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 
 use super::ApiError;
-use crate::app::AppState;
 use crate::error::AppError;
 use crate::util::secret_eq;
+use crate::web::state::WebState;
 
 /// The session cookie's name.
 pub const COOKIE: &str = "nc_admin";
@@ -50,15 +50,15 @@ impl IntoResponse for Denied {
 }
 
 /// Whether `ADMIN_IPS` lets `ip` reach admin routes (empty: any address).
-pub fn ip_allowed(st: &AppState, ip: Option<std::net::IpAddr>) -> bool {
+pub fn ip_allowed(st: &WebState, ip: Option<std::net::IpAddr>) -> bool {
     st.config.admin_ips.is_empty()
         || ip.is_some_and(|ip| st.config.admin_ips.iter().any(|b| b.contains(ip)))
 }
 
-impl FromRequestParts<AppState> for Admin {
+impl FromRequestParts<WebState> for Admin {
     type Rejection = Denied;
 
-    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, st: &WebState) -> Result<Self, Self::Rejection> {
         let ip = crate::web::limits::client_ip_of(&st.config, parts);
         if !ip_allowed(st, ip) {
             return Err(Denied::Forbidden);
@@ -91,7 +91,7 @@ impl FromRequestParts<AppState> for Admin {
 }
 
 /// Starts a session when `token` is right; returns the `Set-Cookie` value.
-pub async fn start_session(st: &AppState, token: &str) -> Option<String> {
+pub async fn start_session(st: &WebState, token: &str) -> Option<String> {
     if !secret_eq(token.trim(), st.admin_token.expose()) {
         tracing::warn!("failed admin login");
         return None;
@@ -114,7 +114,7 @@ pub fn clear_cookie() -> String {
 }
 
 /// Ends the session in the cookie jar.
-pub async fn end_session(st: &AppState, jar: &CookieJar) {
+pub async fn end_session(st: &WebState, jar: &CookieJar) {
     if let Some(c) = jar.get(COOKIE) {
         st.sessions.invalidate(c.value()).await;
     }

@@ -17,8 +17,8 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use maud::{Markup, html};
 
-use crate::app::AppState;
 use crate::util::{hex, secret_eq};
+use crate::web::state::WebState;
 
 /// The cookie's name.
 pub const COOKIE: &str = "nc_csrf";
@@ -120,7 +120,7 @@ fn needs_check(req: &Request) -> bool {
 }
 
 /// A refusal on the site's own error page: nothing was read or changed.
-fn refused(st: &AppState, status: StatusCode, message: &str) -> Response {
+fn refused(st: &WebState, status: StatusCode, message: &str) -> Response {
     let chrome = crate::web::routes::chrome(st, None);
     (
         status,
@@ -132,7 +132,7 @@ fn refused(st: &AppState, status: StatusCode, message: &str) -> Response {
 const EXPIRED: &str = "This form has expired or was sent from another site. Go back, reload the page and send it again.";
 
 /// The middleware.
-pub async fn layer(State(st): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn layer(State(st): State<WebState>, req: Request, next: Next) -> Response {
     let cookie = CookieJar::from_headers(req.headers())
         .get(COOKIE)
         .map(|c| c.value().to_string())

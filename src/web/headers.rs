@@ -10,7 +10,7 @@ use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::app::AppState;
+use crate::web::state::WebState;
 
 /// Largest request body any route accepts (routes may set a smaller one).
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -43,7 +43,7 @@ const HSTS: &str = "max-age=31536000";
 
 /// Middleware: runs the request under [`REQUEST_TIMEOUT`] (503 when it runs
 /// out) and adds the security headers to whatever comes back.
-pub async fn secure(State(st): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn secure(State(st): State<WebState>, req: Request, next: Next) -> Response {
     let hsts = st.config.public_url.starts_with("https://");
     let mut res = if has_deadline(&req) {
         let path = req.uri().path().to_string();

@@ -126,12 +126,12 @@ pub fn client_ip_of(c: &Config, parts: &Parts) -> Option<IpAddr> {
 /// connection info, as in some tests).
 pub struct ClientIp(pub Option<IpAddr>);
 
-impl axum::extract::FromRequestParts<crate::app::AppState> for ClientIp {
+impl axum::extract::FromRequestParts<crate::web::state::WebState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(
         parts: &mut Parts,
-        st: &crate::app::AppState,
+        st: &crate::web::state::WebState,
     ) -> Result<Self, Self::Rejection> {
         Ok(ClientIp(client_ip_of(&st.config, parts)))
     }

@@ -5,9 +5,11 @@ pub mod csrf;
 mod error;
 mod headers;
 pub mod limits;
+pub mod pages;
 pub mod prebuilt;
 mod qr;
 mod routes;
+pub mod state;
 pub mod views;
 
 use std::future::Future;
@@ -17,7 +19,7 @@ use axum::Router;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
-use crate::app::AppState;
+use crate::web::state::WebState;
 
 pub use error::{ApiError, Page};
 pub use routes::operation::OpPage;
@@ -26,7 +28,7 @@ pub use routes::operation::OpPage;
 pub const REPORT_MAX_BYTES: usize = 1024;
 
 /// The router with every route of SPEC.md.
-pub fn router(st: AppState) -> Router {
+pub fn router(st: WebState) -> Router {
     use routes::{admin, api, assets, operation, public, sandbox};
     Router::new()
         .route("/", get(public::index))
@@ -71,6 +73,11 @@ pub fn router(st: AppState) -> Router {
             st.clone(),
             csrf::layer,
         ))
+        // Failed pages (handlers, extractors, the CSRF check) in the site's frame.
+        .layer(axum::middleware::from_fn_with_state(
+            st.clone(),
+            error::frame,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             st.clone(),
             headers::secure,
@@ -99,7 +106,7 @@ pub fn router(st: AppState) -> Router {
 
 /// Counts every request by its route's pattern and status (`/metrics`).
 async fn count_request(
-    axum::extract::State(st): axum::extract::State<AppState>,
+    axum::extract::State(st): axum::extract::State<WebState>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
@@ -114,10 +121,11 @@ async fn count_request(
 
 /// Serves the app on `listener` until `shutdown` resolves.
 pub async fn serve(
-    st: AppState,
+    st: crate::app::AppState,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let st = WebState::new(st).map_err(std::io::Error::other)?;
     let app = router(st).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

@@ -1,7 +1,7 @@
 //! DigitalOcean's answers read into the crate's types: the error of a
 //! failed call (and whether a retry could help), and droplets, volumes,
 //! records, regions, SSH keys and prices out of the JSON. No I/O, so hostile
-//! answers are tested without a server (`tests/hostile_input.rs`).
+//! answers are tested without a server (`tests/suite/hostile_input/`).
 
 use std::time::Duration;
 
@@ -71,7 +71,7 @@ pub(super) fn answer(
 /// Reads an answer of DigitalOcean with HTTP `status` (500 if not a status)
 /// and body `text`: its JSON, or the error and whether it would be retried.
 /// No I/O, so hostile answers are tested without a server
-/// (`tests/hostile_input.rs`); so are the `parse_*` functions below.
+/// (`tests/suite/hostile_input/`); so are the `parse_*` functions below.
 pub fn parse_answer(status: u16, text: &str) -> Result<Value, (CloudError, bool)> {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     answer(status, text, None).map_err(|a| match a {

@@ -246,15 +246,19 @@ impl Rpc {
 
 /// Reads the body of monero-wallet-rpc's answer to `method`: the wallet's
 /// error, or its `result` as `T`. No I/O, so hostile answers are tested
-/// without a wallet (`tests/hostile_input.rs`).
+/// without a wallet (`tests/suite/hostile_input/`).
 pub fn decode<T: DeserializeOwned>(method: &str, bytes: &[u8]) -> Result<T, WalletError> {
     let v: Value = serde_json::from_slice(bytes).map_err(|e| WalletError::Rpc {
         code: 0,
         message: format!("unreadable answer to {method}: {e}"),
     })?;
-    if let Some(err) = v.get("error") {
+    // JSON-RPC 2.0: an answer has `result` or `error`; a null `error` is none.
+    if let Some(err) = v.get("error").filter(|e| !e.is_null()) {
         let code = err["code"].as_i64().unwrap_or(0);
-        let message = err["message"].as_str().unwrap_or("").to_string();
+        let message = match err["message"].as_str() {
+            Some(m) if !m.is_empty() => m.to_string(),
+            _ => format!("{method} failed without saying why ({err})"),
+        };
         return Err(rpc_error(code, message));
     }
     serde_json::from_value(v.get("result").cloned().unwrap_or(Value::Null)).map_err(|e| {

@@ -9,14 +9,13 @@ use axum_extra::extract::CookieJar;
 use maud::Markup;
 use serde::Deserialize;
 
-use super::{SiteQuery, chrome, page_err, parse_form};
-use crate::app::AppState;
+use super::{SiteQuery, chrome, parse_form};
 use crate::domain::payout::PayoutStatus;
-use crate::domain::price_guard::PriceState;
 use crate::error::AppError;
 use crate::jobs::{self, Job, Outcome};
 use crate::ops::{self, OpDetail, OpSummary};
 use crate::web::auth::{self, Admin};
+use crate::web::state::WebState;
 use crate::web::views::admin as view;
 use crate::web::{ApiError, Page};
 
@@ -28,25 +27,23 @@ pub struct NoticeQuery {
 
 /// `GET /admin`.
 pub async fn dashboard(
-    State(st): State<AppState>,
+    State(st): State<WebState>,
     _a: Admin,
     SiteQuery(q): SiteQuery<NoticeQuery>,
 ) -> Result<Markup, Page> {
     let ops_list = st
         .store
         .run(|s| s.operations().map_err(AppError::from))
-        .await
-        .map_err(|e| page_err(&st, e))?;
+        .await?;
     let payouts = st
         .store
         .run(|s| s.all_payouts().map_err(AppError::from))
-        .await
-        .map_err(|e| page_err(&st, e))?;
+        .await?;
     let mut rows = Vec::with_capacity(ops_list.len());
     for op in ops_list.iter().rev() {
         let acct = st
             .cache
-            .account(&st.wallet, op.account_index, st.now())
+            .account(&st.clients.wallet, op.account_index, st.now())
             .await
             .unwrap_or_default();
         let mine = payouts.iter().filter(|p| p.op_id == op.id);
@@ -60,8 +57,8 @@ pub async fn dashboard(
             cancellable: op.state.can_go(crate::domain::state::State::Cancelled),
         });
     }
-    let jobs = st.store.jobs().map_err(|e| page_err(&st, e))?;
-    let price = st.cache.price(&st.price).await.ok().map(|q| q.usd);
+    let jobs = st.store.jobs()?;
+    let price = st.cache.price(&st.clients.price).await.ok().map(|q| q.usd);
     let price_report = st.cache.price_report();
     let notice = q.notice.map(|n| match n.as_str() {
         "price" => "Simulated price set.".to_string(),
@@ -70,11 +67,7 @@ pub async fn dashboard(
         "price-accepted" => "The held price is accepted; decisions use it from now on.".to_string(),
         job => format!("Ran {job}."),
     });
-    let guard: PriceState = st
-        .store
-        .setting(jobs::PRICE_GUARD_KEY)
-        .map_err(|e| page_err(&st, e))?
-        .unwrap_or_default();
+    let guard = st.store.price_guard()?;
     let d = view::Dashboard {
         rows: &rows,
         jobs: &jobs,
@@ -88,7 +81,7 @@ pub async fn dashboard(
 }
 
 /// `GET /admin/login`.
-pub async fn login_form(State(st): State<AppState>) -> Markup {
+pub async fn login_form(State(st): State<WebState>) -> Markup {
     view::login(&chrome(&st, None), None)
 }
 
@@ -100,15 +93,14 @@ struct LoginForm {
 
 /// `POST /admin/login`.
 pub async fn login(
-    State(st): State<AppState>,
+    State(st): State<WebState>,
     crate::web::limits::ClientIp(ip): crate::web::limits::ClientIp,
     body: axum::body::Bytes,
 ) -> Result<Response, Page> {
     if !auth::ip_allowed(&st, ip) {
-        return Err(page_err(
-            &st,
-            AppError::Forbidden("Admin routes are not open to this address.".into()),
-        ));
+        return Err(Page::from(AppError::Forbidden(
+            "Admin routes are not open to this address.".into(),
+        )));
     }
     if let Some(ip) = ip
         && let Err(wait) = st.limits.login_attempt(ip)
@@ -127,7 +119,7 @@ pub async fn login(
         )
             .into_response());
     }
-    let f: LoginForm = parse_form(&body).map_err(|e| page_err(&st, e))?;
+    let f: LoginForm = parse_form(&body)?;
     match auth::start_session(&st, &f.token).await {
         Some(cookie) => {
             Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/admin")).into_response())
@@ -141,7 +133,7 @@ pub async fn login(
 }
 
 /// `POST /admin/logout`.
-pub async fn logout(State(st): State<AppState>, jar: CookieJar) -> Response {
+pub async fn logout(State(st): State<WebState>, jar: CookieJar) -> Response {
     auth::end_session(&st, &jar).await;
     (
         [(header::SET_COOKIE, auth::clear_cookie())],
@@ -157,7 +149,7 @@ pub struct StatsQuery {
 
 /// `GET /stats?token=`: the original's route; a valid token starts a session.
 pub async fn stats(
-    State(st): State<AppState>,
+    State(st): State<WebState>,
     crate::web::limits::ClientIp(ip): crate::web::limits::ClientIp,
     SiteQuery(q): SiteQuery<StatsQuery>,
 ) -> Response {
@@ -177,7 +169,7 @@ pub async fn stats(
 
 /// `POST /admin/jobs/{job}`: JSON for scripts, back to the dashboard for the browser.
 pub async fn run_job(
-    State(st): State<AppState>,
+    State(st): State<WebState>,
     a: Admin,
     Path(name): Path<String>,
     Query(q): Query<NoticeQuery>,
@@ -196,21 +188,8 @@ pub async fn run_job(
 }
 
 /// `POST /admin/price/accept`: decisions may use the price the guard holds.
-pub async fn accept_price(State(st): State<AppState>, _a: Admin) -> Result<Redirect, Page> {
-    let accepted = st
-        .store
-        .run(|s| {
-            s.write(|tx| {
-                let mut state: PriceState = tx.setting(jobs::PRICE_GUARD_KEY)?.unwrap_or_default();
-                let accepted = state.accept_held();
-                if accepted {
-                    tx.put_setting(jobs::PRICE_GUARD_KEY, &state)?;
-                }
-                Ok::<_, AppError>(accepted)
-            })
-        })
-        .await
-        .map_err(|e| page_err(&st, e))?;
+pub async fn accept_price(State(st): State<WebState>, _a: Admin) -> Result<Redirect, Page> {
+    let accepted = crate::pricing::accept_held(&st).await?;
     if accepted {
         tracing::info!("the admin accepted the held XMR price");
     }
@@ -223,20 +202,18 @@ pub async fn accept_price(State(st): State<AppState>, _a: Admin) -> Result<Redir
 
 /// `POST /admin/operation/{id}/cancel`.
 pub async fn cancel(
-    State(st): State<AppState>,
+    State(st): State<WebState>,
     _a: Admin,
     Path(id): Path<String>,
 ) -> Result<Redirect, Page> {
-    let op = ops::get(&st, &id).await.map_err(|e| page_err(&st, e))?;
-    jobs::cancel::cancel(&st, &op)
-        .await
-        .map_err(|e| page_err(&st, e))?;
+    let op = ops::get(&st, &id).await?;
+    jobs::cancel::cancel(&st, &op).await?;
     Ok(Redirect::to("/admin?notice=cancelled"))
 }
 
 /// `GET /admin/api/ops`: what `ops list` prints.
 pub async fn api_ops(
-    State(st): State<AppState>,
+    State(st): State<WebState>,
     _a: Admin,
 ) -> Result<Json<Vec<OpSummary>>, ApiError> {
     Ok(Json(ops::summaries(&st).await?))
@@ -244,7 +221,7 @@ pub async fn api_ops(
 
 /// `GET /admin/api/audit`: what `audit` prints (one wallet call per operation).
 pub async fn api_audit(
-    State(st): State<AppState>,
+    State(st): State<WebState>,
     _a: Admin,
 ) -> Result<Json<Vec<jobs::audit::Ledger>>, ApiError> {
     Ok(Json(jobs::audit::run(&st).await?))
@@ -252,22 +229,22 @@ pub async fn api_audit(
 
 /// `POST /admin/api/wallet/repair`: what `wallet repair` prints.
 pub async fn api_wallet_repair(
-    State(st): State<AppState>,
+    State(st): State<WebState>,
     _a: Admin,
 ) -> Result<Json<jobs::accounts::Repair>, ApiError> {
-    let _one = st.job_lock.lock().await;
+    let _one = st.guards.job_lock.lock().await;
     Ok(Json(jobs::accounts::repair(&st).await?))
 }
 
 /// `GET /admin/audit`: the ledger audit as a page.
-pub async fn audit(State(st): State<AppState>, _a: Admin) -> Result<Markup, Page> {
-    let lines = jobs::audit::run(&st).await.map_err(|e| page_err(&st, e))?;
+pub async fn audit(State(st): State<WebState>, _a: Admin) -> Result<Markup, Page> {
+    let lines = jobs::audit::run(&st).await?;
     Ok(view::audit(&chrome(&st, None), &lines))
 }
 
 /// `GET /admin/api/ops/{key}`: what `ops show` prints.
 pub async fn api_op(
-    State(st): State<AppState>,
+    State(st): State<WebState>,
     _a: Admin,
     Path(key): Path<String>,
 ) -> Result<Json<OpDetail>, ApiError> {
@@ -276,7 +253,7 @@ pub async fn api_op(
 
 /// `POST /admin/api/ops/{key}/cancel`.
 pub async fn api_cancel(
-    State(st): State<AppState>,
+    State(st): State<WebState>,
     _a: Admin,
     Path(key): Path<String>,
 ) -> Result<Json<OpSummary>, ApiError> {
@@ -284,7 +261,7 @@ pub async fn api_cancel(
     let op = jobs::cancel::cancel(&st, &op).await?;
     let acct = st
         .cache
-        .account(&st.wallet, op.account_index, st.now())
+        .account(&st.clients.wallet, op.account_index, st.now())
         .await
         .unwrap_or_default();
     Ok(Json(ops::summary(&op, &acct)))

@@ -6,20 +6,20 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::app::AppState;
 use crate::clock::rfc3339;
 use crate::domain::event::EventKind;
 use crate::domain::health::{NodeStatus, classify, sync_percent};
 use crate::domain::state::State as OpState;
 use crate::error::AppError;
-use crate::jobs::change;
+use crate::ops::change;
 use crate::web::ApiError;
+use crate::web::state::WebState;
 use crate::web::views::index::NodeRow;
 
 /// What a node's cached probe means: its status and the words for it
 /// (`syncing 42 %`, `unreachable since 2026-11-23 15:04 UTC`). Never probes.
 pub fn describe(
-    st: &AppState,
+    st: &WebState,
     op: &crate::domain::operation::Operation,
     seen: Option<&crate::cache::NodeSeen>,
     best_height: u64,
@@ -51,7 +51,7 @@ pub fn describe(
 }
 
 /// The best height the nodes reported in the health job's last pass.
-pub fn best_height(st: &AppState) -> u64 {
+pub fn best_height(st: &WebState) -> u64 {
     st.cache
         .best_height
         .load(std::sync::atomic::Ordering::Relaxed)
@@ -59,20 +59,24 @@ pub fn best_height(st: &AppState) -> u64 {
 
 /// Launched nodes with their cached status, newest first. Never probes;
 /// built at most every 5 s (concurrent requests share one build).
-pub async fn node_rows(st: &AppState) -> Result<std::sync::Arc<crate::cache::NodeList>, AppError> {
-    st.cache
+pub async fn node_rows(
+    st: &WebState,
+) -> Result<std::sync::Arc<crate::web::pages::NodeList>, AppError> {
+    // Read before the store is: a write committed meanwhile makes a newer one.
+    let writes = st.store.writes();
+    st.pages
         .node_rows
-        .try_get_with((), async {
+        .try_get_with(writes, async {
             build_node_rows(st)
                 .await
-                .map(|rows| std::sync::Arc::new(crate::cache::NodeList::new(rows)))
+                .map(|rows| std::sync::Arc::new(crate::web::pages::NodeList::new(rows)))
         })
         .await
         // The same status and words (a store failure's details go to the log).
         .map_err(|e| e.copied())
 }
 
-async fn build_node_rows(st: &AppState) -> Result<Vec<NodeRow>, AppError> {
+async fn build_node_rows(st: &WebState) -> Result<Vec<NodeRow>, AppError> {
     let now = st.now();
     let mut ops = st
         .store
@@ -116,7 +120,7 @@ async fn build_node_rows(st: &AppState) -> Result<Vec<NodeRow>, AppError> {
 
 /// `GET /api/nodes`.
 /// (Serialised and compressed once per build of the list, not per request.)
-pub async fn nodes(State(st): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn nodes(State(st): State<WebState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let list = node_rows(&st).await?;
     Ok(list.json().respond(&headers, "application/json"))
 }
@@ -124,10 +128,10 @@ pub async fn nodes(State(st): State<AppState>, headers: HeaderMap) -> Result<Res
 /// `GET /api/info/{codename}`: the node's last `get_info` and status, from
 /// the cache (never a live probe).
 pub async fn node_info(
-    State(st): State<AppState>,
+    State(st): State<WebState>,
     Path(codename): Path<String>,
 ) -> Result<Response, ApiError> {
-    let v = crate::ops::view(&st, &codename).await?;
+    let v = crate::web::pages::view(&st, &codename).await?;
     let op = &v.op;
     let Some(seen) = st
         .cache
@@ -155,8 +159,8 @@ pub async fn node_info(
 }
 
 /// `GET /api/export/ansible`: an inventory of active nodes.
-pub async fn export_ansible(State(st): State<AppState>) -> Result<Response, ApiError> {
-    let ops = crate::jobs::ops_in(&st, &[OpState::Active, OpState::LowFunds]).await?;
+pub async fn export_ansible(State(st): State<WebState>) -> Result<Response, ApiError> {
+    let ops = crate::ops::ops_in(&st, &[OpState::Active, OpState::LowFunds]).await?;
     let mut s = String::from("[nodecannon]\n");
     for op in ops {
         if let Some(ip) = &op.resources.ipv4 {
@@ -171,8 +175,8 @@ pub async fn export_ansible(State(st): State<AppState>) -> Result<Response, ApiE
 }
 
 /// `GET /api/export/upstreams`: an nginx upstream block of active nodes.
-pub async fn export_upstreams(State(st): State<AppState>) -> Result<Response, ApiError> {
-    let ops = crate::jobs::ops_in(&st, &[OpState::Active, OpState::LowFunds]).await?;
+pub async fn export_upstreams(State(st): State<WebState>) -> Result<Response, ApiError> {
+    let ops = crate::ops::ops_in(&st, &[OpState::Active, OpState::LowFunds]).await?;
     let mut s = String::from("upstream nodecannon_monerod {\n");
     for op in ops {
         if let Some(ip) = &op.resources.ipv4 {
@@ -188,7 +192,7 @@ pub async fn export_upstreams(State(st): State<AppState>) -> Result<Response, Ap
 
 /// `POST /api/nodes/{id}/report`: a node reports a boot step (and its onion address).
 pub async fn report(
-    State(st): State<AppState>,
+    State(st): State<WebState>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: String,
@@ -236,12 +240,11 @@ pub async fn report(
         Ok(())
     })
     .await?;
-    st.cache.node_rows.invalidate_all();
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `GET /metrics`.
-pub async fn metrics(State(st): State<AppState>) -> Response {
+pub async fn metrics(State(st): State<WebState>) -> Response {
     let (held, accounts) = st.cache.known_balances();
     st.metrics.set_xmr_held(held, accounts);
     let counted = st
@@ -269,7 +272,7 @@ pub async fn metrics(State(st): State<AppState>) -> Response {
 }
 
 /// `GET /status`.
-pub async fn status(State(st): State<AppState>) -> Response {
+pub async fn status(State(st): State<WebState>) -> Response {
     let now = st.now();
     let part = |ok: bool, detail: String| json!({ "ok": ok, "detail": detail, "checked_at": rfc3339(now) });
     let store = match st
@@ -290,6 +293,7 @@ pub async fn status(State(st): State<AppState>) -> Response {
             let fresh = matches!(&*last, Some((t, _)) if now - t < crate::cache::STATUS_PROBE_SECS);
             if !fresh {
                 let r = st
+                    .clients
                     .wallet
                     .accounts()
                     .await
@@ -308,19 +312,14 @@ pub async fn status(State(st): State<AppState>) -> Response {
     };
     let cloud = match st
         .cache
-        .size_price(&st.cloud, &st.config.do_droplet_size)
+        .size_price(&st.clients.cloud, &st.config.do_droplet_size)
         .await
     {
         Ok(_) => part(true, "answering".into()),
         Err(e) => part(false, e.to_string()),
     };
-    let guard: crate::domain::price_guard::PriceState = st
-        .store
-        .setting(crate::jobs::PRICE_GUARD_KEY)
-        .ok()
-        .flatten()
-        .unwrap_or_default();
-    let fetched = st.cache.price(&st.price).await;
+    let guard = crate::pricing::price_guard(&st);
+    let fetched = st.cache.price(&st.clients.price).await;
     // What each source said at that ask: stale, failing or disagreeing ones named.
     let report = st.cache.price_report();
     let (price, price_ok) = match (fetched, &guard.trouble) {
@@ -356,6 +355,7 @@ pub async fn status(State(st): State<AppState>) -> Response {
         (Err(e), None) => (part(false, e.to_string()), false),
     };
     let sched = st
+        .guards
         .scheduler_running
         .load(std::sync::atomic::Ordering::SeqCst);
     let scheduler = part(
@@ -390,7 +390,7 @@ pub async fn status(State(st): State<AppState>) -> Response {
     };
     let body = json!({
         "status": status,
-        "sandbox": st.sandbox.is_some(),
+        "sandbox": st.clients.sandbox.is_some(),
         "parts": { "store": store, "wallet": wallet, "cloud": cloud, "price": price, "scheduler": scheduler },
         "jobs": jobs,
     });

@@ -11,16 +11,16 @@ use serde::de::DeserializeOwned;
 
 use super::Page;
 use super::views::layout::Chrome;
-use crate::app::AppState;
 use crate::error::AppError;
+use crate::web::state::WebState;
 
 /// The page frame for this app.
-pub fn chrome(st: &AppState, refresh: Option<u32>) -> Chrome {
+pub fn chrome(st: &WebState, refresh: Option<u32>) -> Chrome {
     Chrome {
         site_name: st.config.site_name.clone(),
-        sandbox: st.sandbox.is_some(),
+        sandbox: st.clients.sandbox.is_some(),
         refresh,
-        price_notice: crate::ops::price_notice(st),
+        price_notice: crate::pricing::price_notice(st),
     }
 }
 
@@ -64,21 +64,18 @@ pub fn accepts_gzip(headers: &axum::http::HeaderMap) -> bool {
 /// error page saying why (axum's own `Query` answers plain text).
 pub struct SiteQuery<T>(pub T);
 
-impl<T: DeserializeOwned> axum::extract::FromRequestParts<AppState> for SiteQuery<T> {
+impl<T: DeserializeOwned, S: Sync> axum::extract::FromRequestParts<S> for SiteQuery<T> {
     type Rejection = Page;
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
-        st: &AppState,
+        _: &S,
     ) -> Result<Self, Page> {
         serde_urlencoded::from_str(parts.uri.query().unwrap_or(""))
             .map(SiteQuery)
             .map_err(|e| {
-                page_err(
-                    st,
-                    AppError::BadInput(format!(
-                        "The part of the address after “?” cannot be read: {e}."
-                    )),
-                )
+                Page::from(AppError::BadInput(format!(
+                    "The part of the address after “?” cannot be read: {e}."
+                )))
             })
     }
 }
@@ -107,19 +104,14 @@ impl PageNo {
     }
 }
 
-impl axum::extract::FromRequestParts<AppState> for PageNo {
+impl<S: Sync> axum::extract::FromRequestParts<S> for PageNo {
     type Rejection = Page;
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
-        st: &AppState,
+        _: &S,
     ) -> Result<Self, Page> {
-        Self::parse(parts.uri.query()).map_err(|e| page_err(st, e))
+        Self::parse(parts.uri.query()).map_err(Page::from)
     }
-}
-
-/// An error as an HTML page of this app.
-pub fn page_err(st: &AppState, e: impl Into<AppError>) -> Page {
-    Page::new(chrome(st, None), e.into())
 }
 
 /// Parses an urlencoded form body; a malformed one is a 4xx that says so.

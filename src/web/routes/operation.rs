@@ -7,15 +7,15 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use maud::Markup;
 
-use super::{PageNo, chrome, page_err};
-use crate::app::AppState;
+use super::{PageNo, chrome};
 use crate::clients::wallet::AccountState;
 use crate::domain::money::{HourlyCost, Rates};
 use crate::domain::state::State as OpState;
 use crate::domain::xmr_address::Network;
 use crate::error::AppError;
-use crate::ops;
+use crate::pricing;
 use crate::web::prebuilt::Holed;
+use crate::web::state::WebState;
 use crate::web::views::{feed as feed_view, operation as view, payouts as payouts_view};
 use crate::web::{Page, csrf};
 use moka::ops::compute::Op;
@@ -53,16 +53,16 @@ struct PageInputs {
 /// the same page, and gzipped once; each answer only fills in its own CSRF
 /// mask (`prebuilt::Holed`).
 pub async fn show(
-    State(st): State<AppState>,
+    State(st): State<WebState>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, Page> {
     st.metrics.page_view();
-    let v = ops::view(&st, &id).await.map_err(|e| page_err(&st, e))?;
+    let v = crate::web::pages::view(&st, &id).await?;
     let op = &v.op;
     let (account, stale_since) = match st
         .cache
-        .account_or_last(&st.wallet, op.account_index, st.now())
+        .account_or_last(&st.clients.wallet, op.account_index, st.now())
         .await
     {
         Ok((a, stale)) => (Some(a), stale),
@@ -78,11 +78,11 @@ pub async fn show(
         now: st.now(),
         account,
         stale_since,
-        rates: ops::rates(&st).await.ok(),
+        rates: pricing::rates(&st).await.ok(),
         node_status,
-        price_notice: ops::price_notice(&st),
+        price_notice: pricing::price_notice(&st),
     };
-    let page = match st.cache.op_pages.get(&op.id).await {
+    let page = match st.pages.op_pages.get(&op.id).await {
         Some(p) if p.inputs == inputs => {
             st.metrics.cache_lookup("op_page", true);
             p
@@ -99,7 +99,7 @@ pub async fn show(
                 })
             };
             let result = st
-                .cache
+                .pages
                 .op_pages
                 .entry(op.id.clone())
                 .and_compute_with(|current| {
@@ -124,7 +124,7 @@ pub async fn show(
     Ok(page.page.respond(&headers, &fill))
 }
 
-fn render(st: &AppState, v: &ops::OpView, i: &PageInputs) -> Markup {
+fn render(st: &WebState, v: &crate::web::pages::OpView, i: &PageInputs) -> Markup {
     let op = &v.op;
     // What left the account, and when (for the balance chart).
     let outflows: Vec<(i64, u64)> = v
@@ -143,7 +143,7 @@ fn render(st: &AppState, v: &ops::OpView, i: &PageInputs) -> Markup {
         op,
         events: &v.events,
         account: i.account.as_ref(),
-        min_to_launch: i.rates.as_ref().map(|(_, r)| ops::min_to_launch(st, r)),
+        min_to_launch: i.rates.as_ref().map(|(_, r)| pricing::min_to_launch(st, r)),
         rates: i.rates,
         dns: op.dns_name(&st.config.do_domain),
         node_status: i.node_status.clone(),
@@ -152,7 +152,7 @@ fn render(st: &AppState, v: &ops::OpView, i: &PageInputs) -> Markup {
         payouts: v.payouts.len(),
         outflows: &outflows,
         now: i.now,
-        sandbox: st.sandbox.is_some(),
+        sandbox: st.clients.sandbox.is_some(),
         notice: None,
         stale_since: i.stale_since,
     };
@@ -163,13 +163,13 @@ fn render(st: &AppState, v: &ops::OpView, i: &PageInputs) -> Markup {
 
 /// `GET /operation/{id}/payouts[?page=N]`.
 pub async fn payouts(
-    State(st): State<AppState>,
+    State(st): State<WebState>,
     Path(id): Path<String>,
     PageNo(page_no): PageNo,
 ) -> Result<Markup, Page> {
     st.metrics.page_view();
-    let v = ops::view(&st, &id).await.map_err(|e| page_err(&st, e))?;
-    let explorer = match (st.sandbox.is_some(), st.config.xmr_network) {
+    let v = crate::web::pages::view(&st, &id).await?;
+    let explorer = match (st.clients.sandbox.is_some(), st.config.xmr_network) {
         (true, _) => None,
         (false, Network::Mainnet) => Some("https://xmrchain.net/tx/"),
         (false, Network::Stagenet) => Some("https://stagenet.xmrchain.net/tx/"),
@@ -185,18 +185,18 @@ pub async fn payouts(
 }
 
 /// `GET /operation/{id}/qr.png`: the `monero:` URI of the funding address.
-pub async fn qr(State(st): State<AppState>, Path(id): Path<String>) -> Result<Response, Page> {
-    let v = ops::view(&st, &id).await.map_err(|e| page_err(&st, e))?;
+pub async fn qr(State(st): State<WebState>, Path(id): Path<String>) -> Result<Response, Page> {
+    let v = crate::web::pages::view(&st, &id).await?;
     let op = &v.op;
     let uri = format!("monero:{}", op.address);
     let png = st
-        .cache
+        .pages
         .qr
         .try_get_with(op.id.clone(), async move {
             crate::web::qr::png(&uri).map(Arc::new)
         })
         .await
-        .map_err(|e| page_err(&st, AppError::Internal(format!("QR code: {e}"))))?;
+        .map_err(|e| Page::from(AppError::Internal(format!("QR code: {e}"))))?;
     Ok((
         [
             (header::CONTENT_TYPE, "image/png"),
@@ -208,8 +208,8 @@ pub async fn qr(State(st): State<AppState>, Path(id): Path<String>) -> Result<Re
 }
 
 /// `GET /operation/{id}/feed.xml`.
-pub async fn feed(State(st): State<AppState>, Path(id): Path<String>) -> Result<Response, Page> {
-    let v = ops::view(&st, &id).await.map_err(|e| page_err(&st, e))?;
+pub async fn feed(State(st): State<WebState>, Path(id): Path<String>) -> Result<Response, Page> {
+    let v = crate::web::pages::view(&st, &id).await?;
     let body = feed_view::render(&st.config.public_url, &v.op, &v.events).into_string();
     Ok((
         [(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")],

@@ -5,11 +5,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::Markup;
 
-use super::{PageNo, chrome, page_err, parse_form};
-use crate::app::AppState;
+use super::{PageNo, chrome, parse_form};
 use crate::error::AppError;
 use crate::ops::{self, LaunchForm};
+use crate::pricing;
 use crate::web::Page;
+use crate::web::state::WebState;
 use crate::web::views::{charts, index, info as info_view, launchpad};
 
 /// Nodes per page of the index.
@@ -19,14 +20,12 @@ pub const PER_PAGE: usize = 25;
 /// list (at most every few seconds, and after every job pass) and served as
 /// is until then.
 pub async fn index(
-    State(st): State<AppState>,
+    State(st): State<WebState>,
     headers: axum::http::HeaderMap,
     PageNo(asked): PageNo,
 ) -> Result<Response, Page> {
     st.metrics.page_view();
-    let rows = super::api::node_rows(&st)
-        .await
-        .map_err(|e| page_err(&st, e))?;
+    let rows = super::api::node_rows(&st).await?;
     let pages = rows.len().div_ceil(PER_PAGE).max(1);
     let page_no = asked.clamp(1, pages);
     let c = chrome(&st, None);
@@ -44,17 +43,19 @@ pub async fn index(
     Ok(page.respond(&headers, "text/html; charset=utf-8"))
 }
 
-/// The probe strips of the nodes shown, from `Caches::probe_strips`: a view
+/// The probe strips of the nodes shown, from `Pages::probe_strips`: a view
 /// with a warm cache reads nothing from the store; a miss reads that node's
 /// history once (concurrent misses share the read). A node whose history
 /// cannot be read is shown without its strip.
-async fn probe_strips(st: &AppState, shown: &[index::NodeRow]) -> Vec<Option<charts::ProbeStrip>> {
+async fn probe_strips(st: &WebState, shown: &[index::NodeRow]) -> Vec<Option<charts::ProbeStrip>> {
     let strips = shown.iter().map(|n| {
         let id = n.op_id.clone();
         let store = st.store.clone();
-        st.cache
+        // A probe the health pass writes moves the operation's generation.
+        let generation = st.store.generation_of(&id);
+        st.pages
             .probe_strips
-            .try_get_with(n.op_id.clone(), async move {
+            .try_get_with((n.op_id.clone(), generation), async move {
                 store
                     .run(move |s| s.health(&id).map(|h| charts::ProbeStrip::of(&h)))
                     .await
@@ -71,22 +72,25 @@ async fn probe_strips(st: &AppState, shown: &[index::NodeRow]) -> Vec<Option<cha
 }
 
 async fn launchpad_page(
-    st: &AppState,
+    st: &WebState,
     form: LaunchForm,
     error: Option<String>,
 ) -> Result<Markup, Page> {
     let regions = st
         .cache
-        .regions(&st.cloud, &st.config.do_droplet_size, &st.config.do_regions)
-        .await
-        .map_err(|e| page_err(st, e))?;
-    let rates = ops::rates(st).await.ok();
+        .regions(
+            &st.clients.cloud,
+            &st.config.do_droplet_size,
+            &st.config.do_regions,
+        )
+        .await?;
+    let rates = pricing::rates(st).await.ok();
     let l = launchpad::Launchpad {
         regions: &regions,
         form,
         error,
         open: st.config.launchpad_enabled,
-        min_to_launch: rates.as_ref().map(|(_, r)| ops::min_to_launch(st, r)),
+        min_to_launch: rates.as_ref().map(|(_, r)| pricing::min_to_launch(st, r)),
         hourly_usd: rates.as_ref().map(|(c, _)| c.total()),
         min_hours: st.config.min_funded_secs / 3600,
     };
@@ -94,7 +98,7 @@ async fn launchpad_page(
 }
 
 /// `GET /launchpad`.
-pub async fn launchpad_form(State(st): State<AppState>) -> Result<Markup, Page> {
+pub async fn launchpad_form(State(st): State<WebState>) -> Result<Markup, Page> {
     st.metrics.page_view();
     let form = LaunchForm {
         codename: crate::domain::codename::suggest(crate::util::random3()),
@@ -105,13 +109,13 @@ pub async fn launchpad_form(State(st): State<AppState>) -> Result<Markup, Page> 
 
 /// `POST /launchpad`: 303 to the new operation, or the form again with what to fix.
 pub async fn launchpad_submit(
-    State(st): State<AppState>,
+    State(st): State<WebState>,
     crate::web::limits::ClientIp(ip): crate::web::limits::ClientIp,
     body: axum::body::Bytes,
 ) -> Result<Response, Page> {
     let form: LaunchForm = match parse_form(&body) {
         Ok(f) => f,
-        Err(e) => return Err(page_err(&st, e)),
+        Err(e) => return Err(Page::from(e)),
     };
     // Every operation costs a wallet account for good: LAUNCHPAD_RATE per client.
     if let Some(ip) = ip
@@ -138,18 +142,18 @@ pub async fn launchpad_submit(
             let page = launchpad_page(&st, form, Some(e.to_string())).await?;
             Ok((code, page).into_response())
         }
-        Err(e) => Err(page_err(&st, e)),
+        Err(e) => Err(Page::from(e)),
     }
 }
 
 /// `GET /info`.
-pub async fn info(State(st): State<AppState>) -> Markup {
+pub async fn info(State(st): State<WebState>) -> Markup {
     st.metrics.page_view();
     let c = &st.config;
-    let sources = ops::figure_sources(&st).await;
+    let sources = pricing::figure_sources(&st).await;
     let i = info_view::Info {
         sources: &sources,
-        rates: ops::rates(&st).await.ok(),
+        rates: pricing::rates(&st).await.ok(),
         size: &c.do_droplet_size,
         storage_gb: c.do_droplet_storage_gb,
         min_funded_secs: c.min_funded_secs,
@@ -161,9 +165,8 @@ pub async fn info(State(st): State<AppState>) -> Markup {
 }
 
 /// Anything else: the 404 page.
-pub async fn not_found(State(st): State<AppState>) -> Page {
-    page_err(
-        &st,
-        AppError::NotFound("There is no page at this address.".into()),
-    )
+pub async fn not_found() -> Page {
+    Page::from(AppError::NotFound(
+        "There is no page at this address.".into(),
+    ))
 }
