@@ -71,6 +71,9 @@ pub fn http_client() -> reqwest::Client {
     reqwest::Client::builder()
         .user_agent(concat!("nodecannon/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(std::time::Duration::from_secs(10))
+        // No client follows a redirect: an answer from elsewhere is not the
+        // service's, and a replayed POST would carry its body there.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap_or_default()
 }

@@ -105,10 +105,15 @@ impl MarketPrice {
             .send()
             .await
             .map_err(|e| e.to_string())?;
+        if let Some(why) = crate::clients::body::redirect_refused(&resp) {
+            return Err(why);
+        }
         if !resp.status().is_success() {
             return Err(format!("HTTP {}", resp.status()));
         }
-        let v: Value = resp.json().await.map_err(|e| format!("not JSON: {e}"))?;
+        // A ticker is a few hundred bytes.
+        let bytes = crate::clients::body::read_capped(resp, 64 * 1024).await?;
+        let v: Value = serde_json::from_slice(&bytes).map_err(|e| format!("not JSON: {e}"))?;
         source.parse(&v)
     }
 }

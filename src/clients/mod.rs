@@ -2,6 +2,7 @@
 //! real clients (monero-wallet-rpc, DigitalOcean, price APIs, nodes, webhooks)
 //! implement the same traits, so handlers and jobs never know which runs.
 
+pub mod body;
 pub mod cloud;
 pub mod digitalocean;
 pub mod market;

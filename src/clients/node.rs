@@ -62,6 +62,11 @@ impl HttpNodeProbe {
             timeout: std::time::Duration::from_secs(5),
         }
     }
+
+    /// The same probe with another deadline for the whole answer.
+    pub fn with_timeout(self, timeout: std::time::Duration) -> Self {
+        Self { timeout, ..self }
+    }
 }
 
 #[async_trait]
@@ -82,13 +87,18 @@ impl NodeProbe for HttpNodeProbe {
             .send()
             .await
             .map_err(|e| NodeError(e.without_url().to_string()))?;
+        if let Some(why) = crate::clients::body::redirect_refused(&resp) {
+            return Err(NodeError(why));
+        }
         if !resp.status().is_success() {
             return Err(NodeError(format!("HTTP {}", resp.status().as_u16())));
         }
-        let v: serde_json::Value = resp
-            .json()
+        // get_info is about 1 KB.
+        let bytes = crate::clients::body::read_capped(resp, 64 * 1024)
             .await
-            .map_err(|e| NodeError(format!("not JSON: {}", e.without_url())))?;
+            .map_err(NodeError)?;
+        let v: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| NodeError(format!("not JSON: {e}")))?;
         parse_get_info(&v)
     }
 }

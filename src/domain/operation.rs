@@ -69,6 +69,11 @@ pub struct Operation {
     pub launch_failures: u32,
     #[serde(default)]
     pub launch_retry_at: Option<Timestamp>,
+    /// When DigitalOcean first answered 404 for this operation's droplet
+    /// (`GET /v2/droplets/{id}`); it counts as gone only after a second 404
+    /// at least `ORPHAN_MIN_AGE_MINUTES` later.
+    #[serde(default)]
+    pub droplet_missing_since: Option<Timestamp>,
 }
 
 /// Failed launch steps in a row after which the operator is told (the
@@ -118,6 +123,7 @@ impl Operation {
             node_reports: Vec::new(),
             launch_failures: 0,
             launch_retry_at: None,
+            droplet_missing_since: None,
         }
     }
 

@@ -33,6 +33,11 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
     let tracked_droplets: HashSet<u64> =
         live.iter().filter_map(|o| o.resources.droplet_id).collect();
     let tracked_tags: HashSet<String> = live.iter().map(|o| o.tag()).collect();
+    // The droplet each running operation records, by its tag.
+    let recorded_droplet: std::collections::HashMap<String, u64> = live
+        .iter()
+        .filter_map(|o| o.resources.droplet_id.map(|id| (o.tag(), id)))
+        .collect();
     // Resources tagged for an operation this database does not know at all
     // (it was restored from an older backup): a visitor may be paying for
     // them. They are reported, never destroyed or billed to nobody silently.
@@ -52,19 +57,32 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
             ));
             continue;
         }
-        let owned =
-            tracked_droplets.contains(&d.id) || d.tags.iter().any(|t| tracked_tags.contains(t));
+        // A droplet tagged for a running operation that records another one
+        // is an extra (a relaunch after a cut-off list made it): nobody is
+        // billed for it, so it goes like an orphan.
+        let extra_of = d.tags.iter().find_map(|t| {
+            recorded_droplet
+                .get(t)
+                .filter(|rec| **rec != d.id)
+                .map(|rec| (t.trim_start_matches("nodecannon-op-"), *rec))
+        });
+        let owned = tracked_droplets.contains(&d.id)
+            || (extra_of.is_none() && d.tags.iter().any(|t| tracked_tags.contains(t)));
         if owned || now - d.created_at < min_age {
             continue;
         }
-        if out.dry_run {
-            out.did(format!(
-                "would destroy orphan droplet {} ({})",
+        let what = match extra_of {
+            Some((op, rec)) => format!(
+                "extra droplet {} ({}) of operation {op}, which runs on {rec}",
                 d.id, d.name
-            ));
+            ),
+            None => format!("orphan droplet {} ({})", d.id, d.name),
+        };
+        if out.dry_run {
+            out.did(format!("would destroy {what}"));
         } else {
             st.clients.cloud.destroy_droplet(d.id).await?;
-            out.did(format!("destroyed orphan droplet {} ({})", d.id, d.name));
+            out.did(format!("destroyed {what}"));
         }
     }
     // Volumes of funded operations are kept: their relaunch reuses them.
@@ -72,6 +90,11 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
         .iter()
         .filter(|o| o.state.has_node() || o.state == State::Funded)
         .map(|o| o.tag())
+        .collect();
+    let recorded_volume: std::collections::HashMap<String, String> = all
+        .iter()
+        .filter(|o| keep_tags.contains(&o.tag()))
+        .filter_map(|o| o.resources.volume_id.clone().map(|id| (o.tag(), id)))
         .collect();
     for v in &volumes {
         if let Some(id) = unknown_op(&v.tags) {
@@ -81,14 +104,22 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
             ));
             continue;
         }
-        if v.tags.iter().any(|t| keep_tags.contains(t)) || now - v.created_at < min_age {
+        // A detached volume tagged for an operation that records another
+        // one is an extra, like a droplet.
+        let extra = v.droplet_ids.is_empty()
+            && v.tags
+                .iter()
+                .any(|t| recorded_volume.get(t).is_some_and(|rec| *rec != v.id));
+        if (!extra && v.tags.iter().any(|t| keep_tags.contains(t))) || now - v.created_at < min_age
+        {
             continue;
         }
+        let what = if extra { "extra" } else { "orphan" };
         if out.dry_run {
-            out.did(format!("would delete orphan volume {} ({})", v.id, v.name));
+            out.did(format!("would delete {what} volume {} ({})", v.id, v.name));
         } else {
             st.clients.cloud.delete_volume(&v.id).await?;
-            out.did(format!("deleted orphan volume {} ({})", v.id, v.name));
+            out.did(format!("deleted {what} volume {} ({})", v.id, v.name));
         }
     }
     // Only records this app makes: A/AAAA named `<codename>.node`.
@@ -124,26 +155,23 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
             continue;
         };
         if !present.contains(&id) {
-            if out.dry_run {
-                out.did(format!(
-                    "{}: droplet {id} vanished; would send back to funded",
-                    op.codename
-                ));
-                continue;
-            }
-            let msg = format!(
-                "Droplet {id} vanished; the node will be relaunched if the money is there."
-            );
-            transition(st, &op, State::Funded, EventKind::Reconcile, msg, |o| {
-                o.resources.droplet_id = None;
-                o.resources.ipv4 = None;
-                o.resources.ipv6 = None;
-                o.launch_step = None;
-                o.billed_until = None;
-            })
-            .await?;
-            out.did(format!("{}: droplet vanished, back to funded", op.codename));
+            // Missing from a list is not gone: only DigitalOcean's own 404
+            // for this droplet, twice, `ORPHAN_MIN_AGE_MINUTES` apart, is.
+            gone_or_not(st, out, &op, id, now, min_age).await?;
             continue;
+        }
+        if op.droplet_missing_since.is_some() {
+            crate::ops::change(
+                st,
+                &op.id,
+                EventKind::Reconcile,
+                format!("Droplet {id} is listed again."),
+                |o, _| {
+                    o.droplet_missing_since = None;
+                    Ok(())
+                },
+            )
+            .await?;
         }
         let name = format!("{}.node", op.codename);
         let has_a = records.iter().any(|r| {
@@ -169,5 +197,80 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
             out.did(format!("{}: repaired DNS", op.codename));
         }
     }
+    Ok(())
+}
+
+/// An operation's droplet that was not in the tagged list: asked for by id.
+/// Still there: nothing happens (the list was short). A 404: noted the first
+/// time; a second 404 at least `min_age` later sends the operation back to
+/// funded (billing stops; a relaunch follows if the money is there).
+async fn gone_or_not(
+    st: &AppState,
+    out: &mut Outcome,
+    op: &crate::domain::operation::Operation,
+    id: u64,
+    now: i64,
+    min_age: i64,
+) -> Result<(), AppError> {
+    if st.clients.cloud.droplet(id).await?.is_some() {
+        out.did(format!(
+            "{}: droplet {id} was missing from the list but exists",
+            op.codename
+        ));
+        return Ok(());
+    }
+    let since = match op.droplet_missing_since {
+        Some(t) => t,
+        None => {
+            if out.dry_run {
+                out.did(format!(
+                    "{}: droplet {id} not found; would note it",
+                    op.codename
+                ));
+                return Ok(());
+            }
+            crate::ops::change(
+                st,
+                &op.id,
+                EventKind::Reconcile,
+                format!("DigitalOcean does not find droplet {id}; checking again before anything changes."),
+                move |o, _| {
+                    o.droplet_missing_since = Some(now);
+                    Ok(())
+                },
+            )
+            .await?;
+            out.did(format!(
+                "{}: droplet {id} not found (first time)",
+                op.codename
+            ));
+            return Ok(());
+        }
+    };
+    if now - since < min_age {
+        out.did(format!(
+            "{}: droplet {id} still not found; waiting before calling it gone",
+            op.codename
+        ));
+        return Ok(());
+    }
+    if out.dry_run {
+        out.did(format!(
+            "{}: droplet {id} vanished; would send back to funded",
+            op.codename
+        ));
+        return Ok(());
+    }
+    let msg = format!("Droplet {id} vanished; the node will be relaunched if the money is there.");
+    transition(st, op, State::Funded, EventKind::Reconcile, msg, |o| {
+        o.resources.droplet_id = None;
+        o.resources.ipv4 = None;
+        o.resources.ipv6 = None;
+        o.launch_step = None;
+        o.billed_until = None;
+        o.droplet_missing_since = None;
+    })
+    .await?;
+    out.did(format!("{}: droplet vanished, back to funded", op.codename));
     Ok(())
 }

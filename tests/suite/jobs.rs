@@ -127,6 +127,14 @@ async fn reconcile_sends_an_operation_whose_droplet_vanished_back_to_funded() {
         .destroy_droplet(droplet)
         .await
         .unwrap();
+    // Gone only after DigitalOcean's own 404, twice, ORPHAN_MIN_AGE_MINUTES
+    // (30) apart: billing goes on meanwhile.
+    app.run_job("reconcile").await;
+    assert_eq!(app.op(&id).state, State::Active);
+    app.advance(29 * 60);
+    app.run_job("reconcile").await;
+    assert_eq!(app.op(&id).state, State::Active);
+    app.advance(60);
     app.run_job("reconcile").await;
     assert_eq!(app.op(&id).state, State::Funded);
     app.run_job("launch-funded").await;
@@ -525,4 +533,45 @@ async fn a_backup_taken_under_writes_restores_into_a_store_that_passes_the_audit
     let off: Vec<_> = lines.iter().filter(|l| l.is_off()).collect();
     assert!(off.is_empty(), "{off:#?}");
     assert_eq!(lines.len(), n);
+}
+
+/// Issue 17: a droplet list that comes back empty, cut off or short never
+/// reads as "no droplets": the running node stays active and billed, its DNS
+/// records stay, and no second droplet is made for it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cut_off_droplet_list_never_sends_a_running_node_back_to_funded() {
+    use support::fake_do::{DOMAIN, FakeDo, Fault};
+    let fake = FakeDo::start().await;
+    let cloud: std::sync::Arc<dyn nodecannon::clients::Cloud> =
+        std::sync::Arc::new(fake.client().with_backoff(
+            1,
+            std::time::Duration::from_millis(1),
+            std::time::Duration::from_millis(5),
+        ));
+    let app = support::start_with_cloud(&[("DO_DOMAIN", DOMAIN)], cloud).await;
+    let id = app.open("steady").await;
+    app.pay(&id, "5").await;
+    app.advance(120);
+    for _ in 0..8 {
+        let _ = app.post_job("launch-funded").await;
+        fake.boot_all();
+        app.advance(30);
+    }
+    let op = app.op(&id);
+    assert_eq!(op.state, State::Active, "{op:?}");
+    let records = fake.records(DOMAIN).len();
+    for fault in [Fault::EmptyOk, Fault::Truncated, Fault::EmptyOk] {
+        fake.fail_next("GET", "/v2/droplets?", fault);
+        let _ = app.post_job("reconcile").await;
+        app.advance(31 * 60);
+        let _ = app.post_job("launch-funded").await;
+    }
+    let after = app.op(&id);
+    assert_eq!(after.state, State::Active, "{after:?}");
+    assert_eq!(
+        after.billed_until, op.billed_until,
+        "still billed from the same time"
+    );
+    assert_eq!(fake.droplets().len(), 1, "no second droplet");
+    assert_eq!(fake.records(DOMAIN).len(), records, "DNS records kept");
 }

@@ -15,6 +15,7 @@ mod crash;
 mod do_behaviour;
 mod do_contract;
 mod hostile_input;
+mod hostile_servers;
 mod http;
 mod jobs;
 mod lifecycle;

@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::Value;
 
 use super::parse::{Attempt, answer};
-use super::{DigitalOcean, MAX_PAGES, PER_PAGE, TIMEOUT};
+use super::{DigitalOcean, MAX_BODY, MAX_PAGES, PER_PAGE, TIMEOUT};
 use crate::clients::cloud::CloudError;
 
 impl DigitalOcean {
@@ -47,13 +47,23 @@ impl DigitalOcean {
     /// Reads one page of a list: the items under `key` and the URL of the
     /// next page on `base`, if any. No I/O, so hostile answers are tested
     /// without a server (`tests/suite/hostile_input/`).
-    pub fn parse_page(&self, page: &Value, key: &str) -> (Vec<Value>, Option<String>) {
-        let items = page[key].as_array().cloned().unwrap_or_default();
+    /// A page without its list (an empty body, an error document, another
+    /// shape) is unavailable, never an empty page.
+    pub fn parse_page(
+        &self,
+        page: &Value,
+        key: &str,
+    ) -> Result<(Vec<Value>, Option<String>), CloudError> {
+        let Some(items) = page[key].as_array().cloned() else {
+            return Err(CloudError::Unavailable(format!(
+                "DigitalOcean answered a page without \"{key}\""
+            )));
+        };
         let next = match page["links"]["pages"]["next"].as_str() {
             Some(next) if !next.is_empty() => Some(self.on_base(next)),
             _ => None,
         };
-        (items, next)
+        Ok((items, next))
     }
 
     /// Waits when the last answer said the window is used up.
@@ -132,7 +142,23 @@ impl DigitalOcean {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let text = resp.text().await.unwrap_or_default();
+        if let Some(why) = crate::clients::body::redirect_refused(&resp) {
+            return Err(Attempt::Final(CloudError::Unavailable(format!(
+                "DigitalOcean answered {why}"
+            ))));
+        }
+        // A body cut off or too large is "unavailable", never an empty answer.
+        let bytes = crate::clients::body::read_capped(resp, MAX_BODY)
+            .await
+            .map_err(|e| {
+                Attempt::Retry(CloudError::Unavailable(format!("DigitalOcean: {e}")), None)
+            })?;
+        let text = String::from_utf8(bytes).map_err(|_| {
+            Attempt::Retry(
+                CloudError::Unavailable("DigitalOcean: the answer is not UTF-8 text".into()),
+                None,
+            )
+        })?;
         answer(status, &text, retry_after)
     }
     /// A request retried on 429/5xx/timeouts; `retry` is false for creates,
@@ -197,19 +223,23 @@ impl DigitalOcean {
         let mut url = format!("{}{path}{sep}per_page={PER_PAGE}", self.base);
         let mut out = Vec::new();
         let mut visited = std::collections::HashSet::new();
+        // What the first page says the whole list holds, when it says.
+        let mut total: Option<u64> = None;
         for _ in 0..MAX_PAGES {
             let page = self.send(Method::GET, &url, None, false, true).await?;
-            let (items, next) = self.parse_page(&page, key);
+            let (items, next) = self.parse_page(&page, key)?;
+            total = total.or(page["meta"]["total"].as_u64());
             out.extend(items);
             visited.insert(url.clone());
             match next {
                 Some(next) => url = next,
-                None => return Ok(out),
+                None => return complete(path, out, total),
             }
             if visited.contains(&url) {
                 // A broken answer pointing back at a page already read.
-                tracing::warn!("DigitalOcean {path}: the next page was already read; stopping");
-                return Ok(out);
+                return Err(CloudError::Unavailable(format!(
+                    "{path}: the next page is one already read"
+                )));
             }
         }
         Err(CloudError::Unavailable(format!(
@@ -265,5 +295,18 @@ impl DigitalOcean {
                 Err(e) => return Err(e),
             }
         }
+    }
+}
+
+/// The items of a list whose pages add up to the total it announced; a list
+/// that came back shorter is unavailable (an item missing from it would read
+/// as a droplet gone).
+fn complete(path: &str, items: Vec<Value>, total: Option<u64>) -> Result<Vec<Value>, CloudError> {
+    match total {
+        Some(t) if t != items.len() as u64 => Err(CloudError::Unavailable(format!(
+            "{path}: the pages hold {} of the {t} items listed",
+            items.len()
+        ))),
+        _ => Ok(items),
     }
 }

@@ -35,6 +35,8 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 const PER_PAGE: u32 = 200;
 /// Pages followed at most (200 × 50 = 10,000 items).
 const MAX_PAGES: usize = 50;
+/// The largest answer read (a page of 200 droplets is about 1 MiB).
+const MAX_BODY: usize = 8 * 1024 * 1024;
 
 /// What the last answer said about the rate limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -124,12 +126,8 @@ impl DigitalOcean {
 
     /// Every volume of the account.
     pub async fn volumes(&self) -> Result<Vec<Volume>, CloudError> {
-        Ok(self
-            .list("/v2/volumes", "volumes")
-            .await?
-            .iter()
-            .filter_map(parse_volume)
-            .collect())
+        let items = self.list("/v2/volumes", "volumes").await?;
+        all_read(&items, parse_volume, "volume")
     }
 
     /// Records of `kind` named `name` (relative to `domain`).
@@ -162,6 +160,23 @@ impl DigitalOcean {
         ))
         .await
     }
+}
+
+/// Every item of a list read, or the whole list unavailable: one item that
+/// cannot be read could be the droplet whose absence would end a paid node.
+fn all_read<T>(
+    items: &[Value],
+    parse: fn(&Value) -> Option<T>,
+    what: &str,
+) -> Result<Vec<T>, CloudError> {
+    items
+        .iter()
+        .map(|v| {
+            parse(v).ok_or_else(|| {
+                CloudError::Unavailable(format!("DigitalOcean listed a {what} that cannot be read"))
+            })
+        })
+        .collect()
 }
 
 fn enc(s: &str) -> String {
@@ -229,12 +244,10 @@ impl Cloud for DigitalOcean {
     }
 
     async fn droplets_tagged(&self, tag: &str) -> Result<Vec<Droplet>, CloudError> {
-        Ok(self
+        let items = self
             .list(&format!("/v2/droplets?tag_name={}", enc(tag)), "droplets")
-            .await?
-            .iter()
-            .filter_map(parse_droplet)
-            .collect())
+            .await?;
+        all_read(&items, parse_droplet, "droplet")
     }
 
     async fn droplet(&self, id: u64) -> Result<Option<Droplet>, CloudError> {
@@ -315,14 +328,14 @@ impl Cloud for DigitalOcean {
     }
 
     async fn records(&self, domain: &str, name_suffix: &str) -> Result<Vec<Record>, CloudError> {
-        Ok(self
+        let items = self
             .list(
                 &format!("/v2/domains/{}/records", enc(domain)),
                 "domain_records",
             )
-            .await?
-            .iter()
-            .filter_map(parse_record)
+            .await?;
+        Ok(all_read(&items, parse_record, "DNS record")?
+            .into_iter()
             .filter(|r| r.name == name_suffix || r.name.ends_with(&format!(".{name_suffix}")))
             .collect())
     }

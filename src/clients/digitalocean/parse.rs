@@ -86,11 +86,12 @@ fn is_limit(message: &str) -> bool {
     m.contains("limit") && (m.contains("exceed") || m.contains("reached"))
 }
 
-fn timestamp(v: &Value) -> i64 {
+/// An RFC 3339 time; a resource without one cannot be read (its age decides
+/// whether reconcile may destroy it).
+fn timestamp(v: &Value) -> Option<i64> {
     v.as_str()
         .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
         .map(|t| t.timestamp())
-        .unwrap_or(0)
 }
 
 fn strings(v: &Value) -> Vec<String> {
@@ -112,7 +113,7 @@ pub fn parse_volume(v: &Value) -> Option<Volume> {
         region: v["region"]["slug"].as_str().unwrap_or_default().to_string(),
         size_gb: u32::try_from(v["size_gigabytes"].as_u64().unwrap_or(0)).unwrap_or(u32::MAX),
         tags: strings(&v["tags"]),
-        created_at: timestamp(&v["created_at"]),
+        created_at: timestamp(&v["created_at"])?,
         droplet_ids: v["droplet_ids"]
             .as_array()
             .map(|a| a.iter().filter_map(Value::as_u64).collect())
@@ -138,7 +139,7 @@ pub fn parse_droplet(v: &Value) -> Option<Droplet> {
         ipv4: public_ip(&v["networks"]["v4"]),
         ipv6: public_ip(&v["networks"]["v6"]),
         tags: strings(&v["tags"]),
-        created_at: timestamp(&v["created_at"]),
+        created_at: timestamp(&v["created_at"])?,
     })
 }
 

@@ -45,7 +45,7 @@ impl Daemon {
     }
 
     async fn post(&self, path: &str, body: Value) -> Result<Value, WalletError> {
-        let mut resp = self
+        let resp = self
             .http
             .post(format!("{}{path}", self.base))
             .timeout(TIMEOUT)
@@ -53,16 +53,15 @@ impl Daemon {
             .send()
             .await
             .map_err(|e| unavailable(path, e))?;
+        if let Some(why) = crate::clients::body::redirect_refused(&resp) {
+            return Err(unavailable(path, why));
+        }
         if !resp.status().is_success() {
             return Err(unavailable(path, format!("HTTP {}", resp.status())));
         }
-        let mut bytes = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| unavailable(path, e))? {
-            if bytes.len() + chunk.len() > MAX_BODY {
-                return Err(unavailable(path, "answer too large"));
-            }
-            bytes.extend_from_slice(&chunk);
-        }
+        let bytes = crate::clients::body::read_capped(resp, MAX_BODY)
+            .await
+            .map_err(|e| unavailable(path, e))?;
         let v: Value = serde_json::from_slice(&bytes)
             .map_err(|e| unavailable(path, format!("not JSON: {e}")))?;
         Ok(v)

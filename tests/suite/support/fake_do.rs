@@ -99,6 +99,11 @@ pub enum Fault {
     Hang,
     /// The request takes effect, then the fake never answers.
     HangAfterCommit,
+    /// A 200 with an empty body (nothing happens).
+    EmptyOk,
+    /// The real answer, cut off halfway: its `Content-Length` promises the
+    /// whole body and the connection closes early.
+    Truncated,
 }
 
 #[derive(Debug, Clone)]
@@ -261,7 +266,7 @@ impl FakeDo {
     /// The real client on this fake, with [`TOKEN`] and a backoff in
     /// milliseconds (5 attempts, 1 ms base, 20 ms cap).
     pub fn client(&self) -> DigitalOcean {
-        self.client_with(reqwest::Client::new(), TOKEN)
+        self.client_with(nodecannon::app::http_client(), TOKEN)
     }
 
     /// The real client on this fake with a given HTTP client and token.
@@ -481,6 +486,7 @@ async fn handle(
             return respond(fault_answer(c, Some(secs)), requests);
         }
         Some(Fault::Hang) => return std::future::pending().await,
+        Some(Fault::EmptyOk) => return StatusCode::OK.into_response(),
         _ => {}
     }
     let answer = {
@@ -490,6 +496,17 @@ async fn handle(
     match fault {
         Some(Fault::AfterCommit(c)) => respond(fault_answer(c, None), requests),
         Some(Fault::HangAfterCommit) => std::future::pending().await,
+        Some(Fault::Truncated) => {
+            let full = answer.body.map(|b| b.to_string()).unwrap_or_default();
+            let half = full.as_bytes()[..full.len() / 2].to_vec();
+            let mut resp = Response::new(axum::body::Body::from(half));
+            *resp.status_mut() = StatusCode::from_u16(answer.status).unwrap();
+            resp.headers_mut().insert(
+                axum::http::header::CONTENT_LENGTH,
+                HeaderValue::from(full.len() + 100),
+            );
+            resp
+        }
         _ => respond(answer, requests),
     }
 }
