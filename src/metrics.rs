@@ -63,6 +63,7 @@ pub struct Metrics {
     requests: Family<Request, Counter>,
     cache_lookups: Family<Lookup, Counter>,
     job_seconds: Family<JobLabel, Histogram, fn() -> Histogram>,
+    job_last_success: Family<JobLabel, Gauge>,
     payouts_sent: Family<KindLabel, Counter>,
     xmr_held: Gauge,
     accounts_known: Gauge,
@@ -81,6 +82,12 @@ impl Default for Metrics {
         let job_seconds =
             Family::<JobLabel, Histogram, fn() -> Histogram>::new_with_constructor(job_histogram);
         let payouts_sent = Family::<KindLabel, Counter>::default();
+        let job_last_success = Family::<JobLabel, Gauge>::default();
+        registry.register(
+            "job_last_success_timestamp_seconds",
+            "When each job last finished a pass without errors (unix seconds)",
+            job_last_success.clone(),
+        );
         let xmr_held = Gauge::default();
         let accounts_known = Gauge::default();
         registry.register(
@@ -136,6 +143,7 @@ impl Default for Metrics {
             requests,
             cache_lookups,
             job_seconds,
+            job_last_success,
             payouts_sent,
             xmr_held,
             accounts_known,
@@ -160,6 +168,19 @@ impl Metrics {
                 outcome: if ok { "ok" } else { "error" },
             })
             .inc();
+    }
+    /// Passes of `job` so far, whatever their outcome.
+    pub fn job_runs(&self, job: &'static str) -> u64 {
+        ["ok", "error"]
+            .iter()
+            .map(|outcome| self.job_runs.get_or_create(&JobRun { job, outcome }).get())
+            .sum()
+    }
+    /// Records when `job` last finished a pass without errors.
+    pub fn job_succeeded(&self, job: &'static str, at: i64) {
+        self.job_last_success
+            .get_or_create(&JobLabel { job })
+            .set(at);
     }
     /// Sets the number of operations in a state.
     pub fn set_operations(&self, state: &'static str, n: i64) {

@@ -15,13 +15,14 @@ pub async fn start(st: &AppState) -> Result<JobScheduler, String> {
         let j = CronJob::new_async(cron, move |_, _| {
             let st = st.clone();
             Box::pin(async move {
-                match jobs::try_run(&st, job).await {
-                    None => tracing::debug!(job = job.name(), "skipped: another pass is running"),
-                    Some(Ok(o)) if o.errors.is_empty() => {
-                        tracing::debug!(job = job.name(), "{}", o.summary())
+                for pass in jobs::tick(&st, job).await {
+                    match pass {
+                        Ok(o) if o.errors.is_empty() => {
+                            tracing::debug!(job = job.name(), "{}", o.summary())
+                        }
+                        Ok(o) => tracing::warn!(job = job.name(), "{}", o.summary()),
+                        Err(e) => tracing::warn!(job = job.name(), error = %e, "job pass failed"),
                     }
-                    Some(Ok(o)) => tracing::warn!(job = job.name(), "{}", o.summary()),
-                    Some(Err(e)) => tracing::warn!(job = job.name(), error = %e, "job pass failed"),
                 }
             })
         })
@@ -29,6 +30,9 @@ pub async fn start(st: &AppState) -> Result<JobScheduler, String> {
         sched.add(j).await.map_err(|e| e.to_string())?;
     }
     sched.start().await.map_err(|e| e.to_string())?;
+    st.guards
+        .scheduler_started
+        .store(st.now(), std::sync::atomic::Ordering::SeqCst);
     st.guards
         .scheduler_running
         .store(true, std::sync::atomic::Ordering::SeqCst);

@@ -62,6 +62,14 @@ pub async fn run_with(
         let _ = s.shutdown().await;
     }
     let _finished = st.guards.job_lock.lock().await;
+    // Health and backup passes run beside it: each finishes too.
+    let slots: Vec<_> = crate::jobs::Job::ALL
+        .iter()
+        .map(|j| st.guards.slot(j.name()))
+        .collect();
+    for s in &slots {
+        let _done = s.running.lock().await;
+    }
     // Notices of the last pass go out before the process ends (bounded).
     if !st
         .clients

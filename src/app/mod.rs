@@ -60,8 +60,15 @@ pub struct Clients {
 /// Locks and flags shared by jobs, openings and `/status`.
 #[derive(Default)]
 pub struct Guards {
-    /// One job pass at a time: passes that move money never overlap.
+    /// The money lock: passes that move money or change operations (launch,
+    /// payouts, reconcile, cancel) never overlap. Health and backup do not
+    /// take it, so a long payout pass never starves them.
     pub job_lock: tokio::sync::Mutex<()>,
+    /// Each job's own slot (by name): one pass of a job at a time, and a
+    /// tick that finds it running leaves one pending pass.
+    pub job_slots: std::sync::Mutex<std::collections::HashMap<&'static str, Arc<JobSlot>>>,
+    /// When the scheduler started (app clock), for overdue jobs.
+    pub scheduler_started: std::sync::atomic::AtomicI64,
     /// Opening operations one at a time, so `MAX_AWAITING_FUNDS` holds under
     /// concurrent requests.
     pub launchpad_lock: tokio::sync::Mutex<()>,
@@ -76,6 +83,26 @@ pub struct Guards {
     pub scheduler_running: std::sync::atomic::AtomicBool,
     /// Named points where a test makes the work stop as a crash would.
     pub failpoints: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+/// One job's pass in progress and the tick that came meanwhile.
+#[derive(Default)]
+pub struct JobSlot {
+    /// Held while a pass of the job runs.
+    pub running: tokio::sync::Mutex<()>,
+    /// A tick came while it ran: one more pass follows.
+    pub pending: std::sync::atomic::AtomicBool,
+}
+
+impl Guards {
+    /// The slot of the job `name`.
+    pub fn slot(&self, name: &'static str) -> Arc<JobSlot> {
+        match self.job_slots.lock() {
+            Ok(mut m) => m.entry(name).or_default().clone(),
+            // A poisoned map: a slot of its own still keeps passes apart.
+            Err(_) => Arc::default(),
+        }
+    }
 }
 
 /// Why the app could not be built.

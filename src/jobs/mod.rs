@@ -11,6 +11,7 @@ pub mod launch;
 pub mod payouts;
 pub mod reconcile;
 mod relay;
+pub mod schedule;
 pub mod send;
 mod teardown;
 
@@ -52,6 +53,15 @@ impl Job {
             Job::Health => "health",
             Job::Backup => "backup",
         }
+    }
+
+    /// Whether its passes move money or change operations: those take the
+    /// money lock and never overlap. Health and backup do not.
+    pub fn moves_money(&self) -> bool {
+        matches!(
+            self,
+            Job::LaunchFunded | Job::ProcessPayouts | Job::Reconcile
+        )
     }
 
     /// Parses a job name (the original's names too).
@@ -112,17 +122,46 @@ impl Outcome {
     }
 }
 
-/// Runs one pass of a job, records it for `/status` and the metrics.
+/// Runs one pass of a job now (admin, CLI), after a running pass of the same
+/// job and, for a job that moves money, after any pass that does; records
+/// it for `/status` and the metrics.
 pub async fn run(st: &AppState, job: Job, dry_run: bool) -> Result<Outcome, AppError> {
-    let _guard = st.guards.job_lock.lock().await;
+    let slot = st.guards.slot(job.name());
+    let _own = slot.running.lock().await;
+    run_locked(st, job, dry_run).await
+}
+
+/// One pass with the money lock when the job needs it.
+async fn run_locked(st: &AppState, job: Job, dry_run: bool) -> Result<Outcome, AppError> {
+    let _money = match job.moves_money() {
+        true => Some(st.guards.job_lock.lock().await),
+        false => None,
+    };
     run_held(st, job, dry_run).await
 }
 
-/// Runs one pass unless another is running (the scheduler skips a tick then
-/// instead of queueing passes behind a slow one). `None`: skipped.
-pub async fn try_run(st: &AppState, job: Job) -> Option<Result<Outcome, AppError>> {
-    let _guard = st.guards.job_lock.try_lock().ok()?;
-    Some(run_held(st, job, false).await)
+/// A scheduler tick of `job`: never dropped. A tick that finds the job's
+/// own pass running leaves one pending pass, made as soon as it ends (ticks
+/// meanwhile coalesce into it); a job that moves money waits for the money
+/// lock instead of skipping. Returns the passes this call made.
+pub async fn tick(st: &AppState, job: Job) -> Vec<Result<Outcome, AppError>> {
+    use std::sync::atomic::Ordering;
+    let slot = st.guards.slot(job.name());
+    let mut passes = Vec::new();
+    loop {
+        // Pending first, then the lock: a pass ending now sees the request.
+        slot.pending.store(true, Ordering::SeqCst);
+        let Ok(own) = slot.running.try_lock() else {
+            tracing::debug!(job = job.name(), "a pass is running; one more follows it");
+            return passes;
+        };
+        slot.pending.store(false, Ordering::SeqCst);
+        passes.push(run_locked(st, job, false).await);
+        drop(own);
+        if !slot.pending.load(Ordering::SeqCst) {
+            return passes;
+        }
+    }
 }
 
 #[tracing::instrument(name = "pass", skip(st), fields(job = job.name()))]
@@ -157,6 +196,9 @@ async fn run_held(st: &AppState, job: Job, dry_run: bool) -> Result<Outcome, App
     };
     let ok = result.is_ok() && out.errors.is_empty();
     st.metrics.job_run(job.name(), ok);
+    if ok && !dry_run {
+        st.metrics.job_succeeded(job.name(), st.now());
+    }
     st.metrics.job_duration(job.name(), watch.secs());
     if !dry_run {
         let rec = JobRecord {

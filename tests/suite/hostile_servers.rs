@@ -35,7 +35,7 @@ enum Bad {
     /// A droplet list whose `meta.total` says there are two, with one.
     Short,
     /// A droplet list with an item that cannot be read.
-    BadItem,
+    UnreadableItem,
 }
 
 const DROPLET: &str = r#"{"id":7,"name":"n","status":"active","tags":["nodecannon"],"created_at":"2026-01-01T00:00:00Z","networks":{"v4":[],"v6":[]},"region":{"slug":"ams3"}}"#;
@@ -75,7 +75,7 @@ async fn hostile(bad: Bad) -> (String, Arc<AtomicUsize>) {
                     Bad::Huge => {
                         let n = 9 * 1024 * 1024;
                         let _ = sock
-                            .write_all(format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: identity\r\nconnection: close\r\n\r\n{{\"droplets\":[").as_bytes())
+                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{\"droplets\":[")
                             .await;
                         let chunk = vec![b' '; 64 * 1024];
                         let mut sent = 0;
@@ -92,7 +92,7 @@ async fn hostile(bad: Bad) -> (String, Arc<AtomicUsize>) {
                     Bad::Empty => "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_string(),
                     Bad::NotJson => ok("<html>maintenance</html>"),
                     Bad::Short => ok(&format!(r#"{{"droplets":[{DROPLET}],"links":{{}},"meta":{{"total":2}}}}"#)),
-                    Bad::BadItem => ok(&format!(r#"{{"droplets":[{DROPLET},{{"id":"eight"}}],"links":{{}},"meta":{{"total":2}}}}"#)),
+                    Bad::UnreadableItem => ok(&format!(r#"{{"droplets":[{DROPLET},{{"id":"eight"}}],"links":{{}},"meta":{{"total":2}}}}"#)),
                 };
                 let _ = sock.write_all(head.as_bytes()).await;
                 if matches!(bad, Bad::Slow) {
@@ -124,7 +124,7 @@ async fn a_droplet_list_that_is_cut_off_short_or_unreadable_is_unavailable_never
         Bad::Empty,
         Bad::NotJson,
         Bad::Short,
-        Bad::BadItem,
+        Bad::UnreadableItem,
     ] {
         let (url, _) = hostile(bad).await;
         let got = cloud(&url).droplets_tagged("nodecannon").await;

@@ -245,22 +245,59 @@ async fn a_wallet_that_does_not_match_the_store_stops_money_jobs_and_says_why() 
     app.run_job("health").await;
 }
 
-#[tokio::test]
-async fn a_scheduled_pass_is_skipped_while_another_runs() {
-    let app = support::start(&[]).await;
-    let held = app.state.guards.job_lock.lock().await;
-    assert!(
-        nodecannon::jobs::try_run(&app.state, nodecannon::jobs::Job::Backup)
-            .await
-            .is_none()
-    );
+/// Issue 17: with the real scheduler and every job on the same 2-second
+/// schedule, no pass is dropped: while a long money pass holds the money
+/// lock, health and backup keep running and the money jobs wait and run
+/// after it (ticks meanwhile coalesce into one pending pass each), and
+/// `/status` names no job overdue. (The old scheduler dropped every pass
+/// that found another running: health and reconcile ran 0 times in 25 s.)
+#[tokio::test(flavor = "multi_thread")]
+async fn the_real_scheduler_runs_every_job_even_when_their_ticks_collide() {
+    use nodecannon::jobs::Job;
+    let every = "*/2 * * * * *";
+    let app = support::start(&[
+        ("LAUNCH_SCHEDULE", every),
+        ("PAYOUT_SCHEDULE", every),
+        ("HEALTH_SCHEDULE", every),
+        ("RECONCILE_SCHEDULE", every),
+        ("BACKUP_SCHEDULE", every),
+    ])
+    .await;
+    let st = app.state.clone();
+    let runs = |j: Job| st.metrics.job_runs(j.name());
+    let mut sched = nodecannon::scheduler::start(&st).await.unwrap();
+    // A long money pass: 6 s (three ticks) with the money lock held.
+    let held = st.guards.job_lock.lock().await;
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    let during: Vec<u64> = Job::ALL.iter().map(|j| runs(*j)).collect();
     drop(held);
-    assert!(
-        nodecannon::jobs::try_run(&app.state, nodecannon::jobs::Job::Backup)
-            .await
-            .unwrap()
-            .is_ok()
-    );
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    sched.shutdown().await.unwrap();
+    let after: Vec<u64> = Job::ALL.iter().map(|j| runs(*j)).collect();
+    for (i, j) in Job::ALL.iter().enumerate() {
+        if j.moves_money() {
+            // (A tick may have run one just before the lock was taken.)
+            assert!(during[i] <= 1, "{}: waits for the money lock", j.name());
+            assert!(
+                after[i] >= during[i] + 2,
+                "{}: {} passes after the lock",
+                j.name(),
+                after[i]
+            );
+        } else {
+            assert!(
+                during[i] >= 2,
+                "{}: {} passes beside the money pass",
+                j.name(),
+                during[i]
+            );
+            assert!(after[i] >= 5, "{}: {} passes in 12 s", j.name(), after[i]);
+        }
+    }
+    let (_, body) = app.get("/status").await;
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["parts"]["schedule"]["ok"], true, "{v}");
+    assert_eq!(v["jobs"]["health"]["overdue"], false, "{v}");
 }
 
 #[tokio::test]

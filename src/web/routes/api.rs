@@ -366,24 +366,49 @@ pub async fn status(State(st): State<WebState>) -> Response {
             "not running".into()
         },
     );
-    let jobs: serde_json::Map<String, serde_json::Value> = st
-        .store
-        .jobs()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(n, r)| {
-            (
-                n,
-                json!({ "last_run": rfc3339(r.last_run), "outcome": r.outcome, "ok": r.ok }),
+    let records = st.store.jobs().unwrap_or_default();
+    let timings = crate::jobs::schedule::timings(&st);
+    let mut jobs = serde_json::Map::new();
+    for t in &timings {
+        let rec = records
+            .iter()
+            .find(|(n, _)| n == t.job.name())
+            .map(|(_, r)| r);
+        jobs.insert(
+            t.job.name().to_string(),
+            json!({
+                "last_run": rec.map(|r| rfc3339(r.last_run)),
+                "outcome": rec.map(|r| r.outcome.clone()),
+                "ok": rec.map(|r| r.ok),
+                "next_run": t.next.map(rfc3339),
+                "every_seconds": t.every,
+                "overdue": t.overdue,
+            }),
+        );
+    }
+    let late: Vec<String> = timings
+        .iter()
+        .filter(|t| t.overdue)
+        .map(|t| {
+            format!(
+                "{} (due every {} s; last pass {})",
+                t.job.name(),
+                t.every,
+                t.last.map_or_else(|| "never".to_string(), rfc3339)
             )
         })
         .collect();
+    let schedule = if late.is_empty() {
+        part(true, "every job ran on time".into())
+    } else {
+        part(false, format!("overdue: {}", late.join(", ")))
+    };
     let down = [&store, &wallet, &cloud, &scheduler]
         .iter()
         .any(|p| p["ok"] == false);
     let status = if down {
         "down"
-    } else if !price_ok {
+    } else if !price_ok || !late.is_empty() {
         "degraded"
     } else {
         "ok"
@@ -391,7 +416,7 @@ pub async fn status(State(st): State<WebState>) -> Response {
     let body = json!({
         "status": status,
         "sandbox": st.clients.sandbox.is_some(),
-        "parts": { "store": store, "wallet": wallet, "cloud": cloud, "price": price, "scheduler": scheduler },
+        "parts": { "store": store, "wallet": wallet, "cloud": cloud, "price": price, "scheduler": scheduler, "schedule": schedule },
         "jobs": jobs,
     });
     let code = if down {
