@@ -265,6 +265,8 @@ async fn advance(st: &AppState, out: &mut Outcome, mut op: Operation) -> Result<
                     Ok(())
                 })
                 .await?;
+                // The new droplet starts with no probe of an earlier one.
+                st.cache.node_info.invalidate(&op.id).await;
                 st.failpoint("launch:droplet-stored")?;
             }
             LaunchStep::Addresses => {

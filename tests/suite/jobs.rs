@@ -121,6 +121,13 @@ async fn reconcile_sends_an_operation_whose_droplet_vanished_back_to_funded() {
     let app = support::start(&[]).await;
     let id = launched(&app, "alpha").await;
     let droplet = app.op(&id).resources.droplet_id.unwrap();
+    app.advance(60);
+    app.run_job("health").await;
+    let status = |body: String| {
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        v[0]["status"].as_str().unwrap().to_string()
+    };
+    assert_eq!(status(app.get("/api/nodes").await.1), "syncing");
     app.state
         .clients
         .cloud
@@ -141,6 +148,8 @@ async fn reconcile_sends_an_operation_whose_droplet_vanished_back_to_funded() {
     app.advance(30);
     app.run_job("launch-funded").await;
     assert_eq!(app.op(&id).state, State::Active, "relaunched");
+    // The new droplet shows no probe of the destroyed one.
+    assert_eq!(status(app.get("/api/nodes").await.1), "booting");
 }
 
 #[tokio::test]
