@@ -70,21 +70,28 @@ const PLAN: &[(Phase, &str)] = &[
 
 /// When the fake CoinGecko's price was last updated: the install's time at
 /// its last run (an answer without its own time is refused).
-static PRICE_AT: AtomicI64 = AtomicI64::new(0);
+/// (One per test: the tests of this binary run at once, each at its own time.)
+#[derive(Clone)]
+struct Price {
+    url: String,
+    at: Arc<AtomicI64>,
+}
 
-/// A fake CoinGecko answering 150 USD per XMR, timed by [`PRICE_AT`].
-async fn price_server() -> String {
+/// A fake CoinGecko answering 150 USD per XMR, timed by its [`Price::at`].
+async fn price_server() -> Price {
+    let at = Arc::new(AtomicI64::new(0));
+    let when = at.clone();
     let app = axum::Router::new().route(
         "/api/v3/simple/price",
-        axum::routing::get(|| async {
-            let at = PRICE_AT.load(Ordering::SeqCst);
+        axum::routing::get(move || async move {
+            let at = when.load(Ordering::SeqCst);
             axum::Json(serde_json::json!({ "monero": { "usd": 150.0, "last_updated_at": at } }))
         }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
+    let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    base
+    Price { url, at }
 }
 
 /// One install: its data directory, settings and the fake cloud it rents from.
@@ -96,10 +103,11 @@ struct Install {
     crash: (Phase, &'static str),
     crashed: bool,
     now: i64,
+    price: Price,
 }
 
 impl Install {
-    async fn new(rt: &Regtest, price: &str, payout: &str, crash: (Phase, &'static str)) -> Self {
+    async fn new(rt: &Regtest, price: &Price, payout: &str, crash: (Phase, &'static str)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let fake = FakeDo::start().await;
         let env = [
@@ -113,7 +121,7 @@ impl Install {
             ("XMR_WALLET_RPC_ENDPOINT", rt.endpoint()),
             ("XMR_WALLET_RPC_USER", support::monero::USER.to_string()),
             ("XMR_WALLET_RPC_PASS", support::monero::PASS.to_string()),
-            ("PRICE_API_URL", price.to_string()),
+            ("PRICE_API_URL", price.url.clone()),
             ("PRICE_SOURCES", "coingecko".to_string()),
             ("STATS_TOKEN", "crash-admin-token".to_string()),
         ]
@@ -127,6 +135,7 @@ impl Install {
             crash,
             crashed: false,
             now: chrono::Utc::now().timestamp(),
+            price: price.clone(),
         }
     }
 
@@ -142,7 +151,7 @@ impl Install {
             vars.insert(k.clone(), v.clone());
         }
         let config = Config::from_vars(&vars).unwrap();
-        PRICE_AT.store(self.now, Ordering::SeqCst);
+        self.price.at.store(self.now, Ordering::SeqCst);
         let st = AppState::build_with_clock(config, Arc::new(ManualClock::new(self.now))).unwrap();
         let form = nodecannon::ops::LaunchForm {
             codename: codename.into(),
@@ -175,7 +184,7 @@ impl Install {
     async fn run(&mut self, phase: Phase, args: &[&str]) -> bool {
         let mut env = self.env.clone();
         env.push(("NODECANNON_TEST_NOW".into(), self.now.to_string()));
-        PRICE_AT.store(self.now, Ordering::SeqCst);
+        self.price.at.store(self.now, Ordering::SeqCst);
         let arm = !self.crashed && self.crash.0 == phase;
         if arm {
             env.push(("NODECANNON_CRASH_AT".into(), self.crash.1.into()));
@@ -249,7 +258,13 @@ async fn assert_paid_once(rt: &Regtest, i: &Install, op: &Operation, n: usize, w
 }
 
 /// One crash run: launch, pay, run out; crashing at `crash` on the way.
-async fn crash_run(rt: &Regtest, price: &str, main: &str, n: usize, crash: (Phase, &'static str)) {
+async fn crash_run(
+    rt: &Regtest,
+    price: &Price,
+    main: &str,
+    n: usize,
+    crash: (Phase, &'static str),
+) {
     let what = format!("crash at {} during {:?}", crash.1, crash.0);
     let mut i = Install::new(rt, price, main, crash).await;
     let op = i.open(&format!("crash-{n}")).await;
