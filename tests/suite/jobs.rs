@@ -621,3 +621,34 @@ async fn a_cut_off_droplet_list_never_sends_a_running_node_back_to_funded() {
     assert_eq!(fake.droplets().len(), 1, "no second droplet");
     assert_eq!(fake.records(DOMAIN).len(), records, "DNS records kept");
 }
+
+/// Issue 17: a job whose last pass is older than twice its interval, while
+/// the scheduler runs, makes `/status` degraded with the job named, and
+/// `/admin` marks it overdue.
+#[tokio::test]
+async fn a_job_that_has_not_run_for_twice_its_interval_is_named_overdue() {
+    use std::sync::atomic::Ordering;
+    let app = support::start(&[("HEALTH_SCHEDULE", "30 * * * * *")]).await;
+    let g = &app.state.guards;
+    g.scheduler_started.store(app.state.now(), Ordering::SeqCst);
+    g.scheduler_running.store(true, Ordering::SeqCst);
+    app.run_job("health").await;
+    let status = || async {
+        let (_, body) = app.get("/status").await;
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()
+    };
+    let v = status().await;
+    assert_eq!(v["jobs"]["health"]["overdue"], false, "{v}");
+    assert_eq!(v["jobs"]["health"]["every_seconds"], 60, "{v}");
+    // Two minutes and a bit without a health pass.
+    app.advance(121);
+    let v = status().await;
+    assert_eq!(v["status"], "degraded", "{v}");
+    assert_eq!(v["jobs"]["health"]["overdue"], true, "{v}");
+    let why = v["parts"]["schedule"]["detail"].to_string();
+    assert!(why.contains("health"), "{v}");
+    let (_, admin) = app.get_admin("/admin").await;
+    assert!(admin.contains("overdue"), "{admin}");
+    app.run_job("health").await;
+    assert_eq!(status().await["jobs"]["health"]["overdue"], false);
+}

@@ -249,10 +249,13 @@ mod tests {
         assert_eq!(d.created_at, 1_767_323_045);
         assert!(parse_droplet(&json!({"name": "no id"})).is_none());
         // Volumes may come with `tags: null`.
-        let v = parse_volume(
-            &json!({"id": "u", "name": "op-x", "tags": null, "region": {"slug": "nyc3"}}),
-        )
+        let v = parse_volume(&json!({"id": "u", "name": "op-x", "tags": null,
+            "region": {"slug": "nyc3"}, "created_at": "2026-01-02T03:04:05Z"}))
         .unwrap();
         assert!(v.tags.is_empty());
+        // Without its creation time a resource cannot be read: its age
+        // decides whether reconcile may destroy it.
+        assert!(parse_volume(&json!({"id": "u", "name": "op-x"})).is_none());
+        assert!(parse_droplet(&json!({"id": 7, "name": "op-x"})).is_none());
     }
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::client::conn::http1::SendRequest;
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, WWW_AUTHENTICATE};
 use serde::de::DeserializeOwned;
@@ -26,6 +26,10 @@ use crate::metrics::Metrics;
 pub const TIMEOUT: Duration = Duration::from_secs(20);
 /// Timeout of calls that build transactions (the wallet may need a while).
 pub const SLOW_TIMEOUT: Duration = Duration::from_secs(120);
+/// The largest answer read from the wallet. `get_transfers` of a busy
+/// wallet is large (about 1 KB per transfer), so this is generous; an answer
+/// beyond it is refused rather than filling the memory.
+pub const MAX_ANSWER: usize = 256 * 1024 * 1024;
 
 /// A monero-wallet-rpc endpoint.
 pub struct Rpc {
@@ -153,11 +157,15 @@ impl Rpc {
             .filter_map(|v| v.to_str().ok())
             .map(String::from)
             .collect();
-        let bytes = resp
-            .into_body()
+        // Read whole or not at all: a cut-off answer is an error, never a short one.
+        let bytes = Limited::new(resp.into_body(), MAX_ANSWER)
             .collect()
             .await
-            .map_err(|e| WalletError::Unreachable(format!("monero-wallet-rpc: {e}")))?
+            .map_err(|e| {
+                WalletError::Unreachable(format!(
+                    "monero-wallet-rpc: the answer could not be read whole: {e}"
+                ))
+            })?
             .to_bytes();
         Ok((status, challenges, bytes, fresh))
     }

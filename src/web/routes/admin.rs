@@ -68,9 +68,11 @@ pub async fn dashboard(
         job => format!("Ran {job}."),
     });
     let guard = st.store.price_guard()?;
+    let timings = crate::jobs::schedule::timings(&st);
     let d = view::Dashboard {
         rows: &rows,
         jobs: &jobs,
+        timings: &timings,
         paused: st.config.payouts_paused,
         price,
         price_report: price_report.as_deref(),

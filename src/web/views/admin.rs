@@ -26,6 +26,8 @@ pub struct AdminRow {
 pub struct Dashboard<'a> {
     pub rows: &'a [AdminRow],
     pub jobs: &'a [(String, JobRecord)],
+    /// When each job is next due, and whether it is overdue.
+    pub timings: &'a [crate::jobs::schedule::Timing],
     pub paused: bool,
     pub price: Option<Micro>,
     /// What each price source said at the last ask.
@@ -99,12 +101,17 @@ pub fn render(c: &Chrome, d: &Dashboard) -> Markup {
             section.card {
                 h2 { "Jobs" }
                 div.table-wrap { table {
-                    thead { tr { th { "Job" } th { "Last run" } th { "Outcome" } th {} } }
+                    thead { tr { th { "Job" } th { "Last run" } th { "Next run" } th { "Outcome" } th {} } }
                     tbody { @for j in Job::ALL {
                         @let rec = d.jobs.iter().find(|(n, _)| n == j.name()).map(|(_, r)| r);
+                        @let t = d.timings.iter().find(|t| t.job == j);
                         tr {
                             td { (j.name()) }
-                            td { @if let Some(r) = rec { (clock::human(r.last_run)) } @else { "never" } }
+                            td {
+                                @if let Some(r) = rec { (clock::human(r.last_run)) } @else { "never" }
+                                @if t.is_some_and(|t| t.overdue) { " " span.bad { "overdue" } }
+                            }
+                            td { @if let Some(n) = t.and_then(|t| t.next) { (clock::human(n)) } }
                             td { @if let Some(r) = rec { span class=(if r.ok { "ok" } else { "bad" }) { (r.outcome) } } }
                             td { form method="post" action={"/admin/jobs/" (j.name())} { (crate::web::csrf::field()) button type="submit" { "Run now" } } }
                         }
@@ -231,6 +238,7 @@ mod tests {
         let d = Dashboard {
             rows: &[row],
             jobs: &[],
+            timings: &[],
             paused: true,
             price: Some(150_000_000),
             price_report: None,
@@ -277,6 +285,7 @@ mod tests {
         let d = Dashboard {
             rows: &[],
             jobs: &[],
+            timings: &[],
             paused: false,
             price: None,
             price_report: Some(&report),
