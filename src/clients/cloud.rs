@@ -109,6 +109,9 @@ pub trait Cloud: Send + Sync {
     async fn create_droplet(&self, spec: &DropletSpec) -> Result<Droplet, CloudError>;
     /// Destroys a droplet (the real API takes its attached volumes with it).
     async fn destroy_droplet(&self, id: u64) -> Result<(), CloudError>;
+    /// Deletes only the droplet: its volumes are detached and kept (a
+    /// rebuild moves the volume to a fresh droplet). Gone already is done.
+    async fn delete_droplet_keep_volumes(&self, id: u64) -> Result<(), CloudError>;
     /// Records in `domain` whose name is `name` or ends with `.name` (`node` lists every node's).
     async fn records(&self, domain: &str, name_suffix: &str) -> Result<Vec<Record>, CloudError>;
     async fn create_record(

@@ -185,6 +185,7 @@ pub const VARIABLES: &[&str] = &[
     "LAUNCHPAD_RATE",
     "TRUSTED_PROXY",
     "ORPHAN_MIN_AGE_MINUTES",
+    "NODE_REBUILD_HOURS",
     "PENDING_WAIT_HOURS",
     "MM_ENDPOINT",
     "MM_CHANNEL",
@@ -259,6 +260,9 @@ pub struct Config {
     pub launchpad_rate: (u32, u64),
     pub trusted_proxy: Option<IpAddr>,
     pub orphan_min_age_secs: u64,
+    /// `NODE_REBUILD_HOURS`: a launched node that never reported monerod, or
+    /// stayed unreachable, this long is rebuilt on a fresh droplet; 0: never.
+    pub node_rebuild_secs: u64,
     pub pending_wait_secs: u64,
     pub mm_endpoint: String,
     pub mm_channel: String,

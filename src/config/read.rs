@@ -290,6 +290,7 @@ impl Config {
             },
             orphan_min_age_secs: r.num::<u64>("ORPHAN_MIN_AGE_MINUTES", 30, "whole minutes")? * 60,
             pending_wait_secs: r.hours_secs("PENDING_WAIT_HOURS", "2")?,
+            node_rebuild_secs: r.hours_secs("NODE_REBUILD_HOURS", "6")?,
             mm_endpoint: r.string("MM_ENDPOINT", ""),
             mm_channel: r.string("MM_CHANNEL", ""),
             mm_username: r.string("MM_USERNAME", ""),

@@ -26,6 +26,7 @@ pub enum EventKind {
     Problem,
     NodeReport,
     Reconcile,
+    Rebuilt,
 }
 
 impl EventKind {

@@ -74,6 +74,13 @@ pub struct Operation {
     /// at least `ORPHAN_MIN_AGE_MINUTES` later.
     #[serde(default)]
     pub droplet_missing_since: Option<Timestamp>,
+    /// Droplets this operation ran on and gave up (rebuilt on a fresh one):
+    /// never adopted again, destroyed while still listed. The last few.
+    #[serde(default)]
+    pub retired_droplets: Vec<u64>,
+    /// How many times the node was rebuilt on a fresh droplet.
+    #[serde(default)]
+    pub rebuilds: u32,
 }
 
 /// Failed launch steps in a row after which the operator is told (the
@@ -124,6 +131,8 @@ impl Operation {
             launch_failures: 0,
             launch_retry_at: None,
             droplet_missing_since: None,
+            retired_droplets: Vec::new(),
+            rebuilds: 0,
         }
     }
 

@@ -77,8 +77,8 @@ impl State {
             (AwaitingFunds, Funded | Expired | Cancelled)
                 | (Funded, Launching | Ended | Cancelled)
                 | (Launching, Active | Funded | Ended | Cancelled)
-                | (Active, LowFunds | Ended | Funded | Cancelled)
-                | (LowFunds, Active | Ended | Funded | Cancelled)
+                | (Active, LowFunds | Ended | Funded | Cancelled | Launching)
+                | (LowFunds, Active | Ended | Funded | Cancelled | Launching)
                 | (Ended, Closed | Funded)
                 | (Closed, Funded)
                 | (Expired, AwaitingFunds | Funded | Cancelled)
@@ -151,6 +151,10 @@ mod tests {
             Active.can_go(Funded),
             "a vanished droplet goes back to funded"
         );
+        assert!(
+            Active.can_go(Launching) && LowFunds.can_go(Launching),
+            "a dead node is rebuilt on a fresh droplet"
+        );
     }
 
     #[test]
@@ -170,10 +174,12 @@ mod tests {
             (Active, Ended),
             (Active, Funded),
             (Active, Cancelled),
+            (Active, Launching),
             (LowFunds, Active),
             (LowFunds, Ended),
             (LowFunds, Funded),
             (LowFunds, Cancelled),
+            (LowFunds, Launching),
             (Ended, Closed),
             (Ended, Funded),
             (Closed, Funded),

@@ -18,6 +18,24 @@ pub fn down_since(history: &[HealthSample]) -> Option<crate::domain::Timestamp> 
         .map(|s| s.at)
 }
 
+/// How long the node was found down within `history` (oldest first), and
+/// the time the history spans, in seconds up to `now`. A failed probe counts
+/// until the next probe (or `now`), at most an hour: a gap in the probes is
+/// not called downtime.
+pub fn downtime(history: &[HealthSample], now: crate::domain::Timestamp) -> (u64, u64) {
+    let Some(first) = history.first() else {
+        return (0, 0);
+    };
+    let ends = history.iter().skip(1).map(|s| s.at).chain([now]);
+    let down = history
+        .iter()
+        .zip(ends)
+        .filter(|(s, _)| !s.reachable)
+        .map(|(s, end)| (end - s.at).clamp(0, 3600) as u64)
+        .sum();
+    (down, (now - first.at).max(0) as u64)
+}
+
 /// Samples kept per node.
 pub const HISTORY: usize = 500;
 

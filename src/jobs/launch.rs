@@ -226,14 +226,18 @@ async fn advance(st: &AppState, out: &mut Outcome, mut op: Operation) -> Result<
                 st.failpoint("launch:volume-stored")?;
             }
             LaunchStep::Droplet => {
-                let d = match st
-                    .clients
-                    .cloud
-                    .droplets_tagged(&op.tag())
-                    .await?
-                    .into_iter()
-                    .next()
+                // A droplet given up by a rebuild is never adopted; it is
+                // deleted (its volume kept) while DigitalOcean still lists it.
+                let mut tagged = st.clients.cloud.droplets_tagged(&op.tag()).await?;
+                for d in tagged
+                    .iter()
+                    .filter(|d| op.retired_droplets.contains(&d.id))
                 {
+                    st.clients.cloud.delete_droplet_keep_volumes(d.id).await?;
+                    out.did(format!("{}: deleted retired droplet {}", op.codename, d.id));
+                }
+                tagged.retain(|d| !op.retired_droplets.contains(&d.id));
+                let d = match tagged.into_iter().next() {
                     Some(d) => d,
                     None => {
                         let spec = DropletSpec {
@@ -262,6 +266,8 @@ async fn advance(st: &AppState, out: &mut Outcome, mut op: Operation) -> Result<
                     o.billed_until = Some(o.billed_until.map_or(start, |b| b.max(start)));
                     o.launched_at = Some(d.created_at);
                     o.launch_step = Some(LaunchStep::Addresses);
+                    // Boot steps are this droplet's own.
+                    o.node_reports.retain(|(t, _)| *t >= d.created_at);
                     Ok(())
                 })
                 .await?;

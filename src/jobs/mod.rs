@@ -9,6 +9,7 @@ mod funding;
 pub mod health;
 pub mod launch;
 pub mod payouts;
+pub mod rebuild;
 pub mod reconcile;
 mod relay;
 pub mod schedule;

@@ -1,7 +1,8 @@
 //! reconcile: compares what the cloud has (tagged `nodecannon`, and DNS records
 //! under `.node`) with the store. Destroys orphans older than
 //! `ORPHAN_MIN_AGE_MINUTES`, sends operations whose droplet vanished back to
-//! `funded`, and repairs missing DNS records.
+//! `funded`, repairs missing DNS records and rebuilds dead nodes
+//! ([`super::rebuild`]).
 
 use std::collections::HashSet;
 
@@ -197,7 +198,7 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
             out.did(format!("{}: repaired DNS", op.codename));
         }
     }
-    Ok(())
+    super::rebuild::run_once(st, out).await
 }
 
 /// An operation's droplet that was not in the tagged list: asked for by id.

@@ -248,6 +248,20 @@ impl Cloud for SandboxCloud {
         .await
     }
 
+    async fn delete_droplet_keep_volumes(&self, id: u64) -> Result<(), CloudError> {
+        self.deletes_fail()?;
+        let volumes: Vec<Volume> = self.scan("cloud/volume/").await?;
+        self.write(move |tx| {
+            tx.sandbox_remove(&format!("cloud/droplet/{id:012}"))?;
+            for mut v in volumes.into_iter().filter(|v| v.droplet_ids.contains(&id)) {
+                v.droplet_ids.retain(|d| *d != id);
+                tx.sandbox_put(&format!("cloud/volume/{}", v.id), &v)?;
+            }
+            Ok(Ok(()))
+        })
+        .await
+    }
+
     async fn records(&self, _domain: &str, suffix: &str) -> Result<Vec<Record>, CloudError> {
         let all: Vec<Record> = self.scan("cloud/record/").await?;
         let dotted = format!(".{suffix}");

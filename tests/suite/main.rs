@@ -7,6 +7,7 @@ mod support;
 
 mod architecture;
 mod bootstrap;
+mod bootstrap_system;
 mod browser;
 mod cli_do;
 // Kills the binary at failpoints: needs the `test-hooks` feature.
@@ -25,6 +26,7 @@ mod notify;
 mod page_weight;
 mod real_simulation;
 mod real_wallet;
+mod rebuild;
 mod recovery;
 mod secrets;
 mod security;

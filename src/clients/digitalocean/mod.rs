@@ -223,11 +223,14 @@ impl Cloud for DigitalOcean {
     }
 
     async fn create_volume(&self, spec: &VolumeSpec) -> Result<Volume, CloudError> {
+        // No `filesystem_type`: DigitalOcean would format the volume itself
+        // (5 % reserved for root) and have the droplet image mount it at
+        // /mnt/<name>. The node's bootstrap formats a blank volume and
+        // mounts it where monerod expects it (cloud-init/node.yaml).
         let body = json!({
             "size_gigabytes": spec.size_gb,
             "name": spec.name,
             "region": spec.region,
-            "filesystem_type": "ext4",
             "tags": spec.tags,
         });
         self.create(
@@ -323,6 +326,15 @@ impl Cloud for DigitalOcean {
             Ok(s) => parse_destroy_status(id, &s),
             // The status of a destroy may be gone already; the droplet check is what counts.
             Err(CloudError::NotFound) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn delete_droplet_keep_volumes(&self, id: u64) -> Result<(), CloudError> {
+        // A plain delete: DigitalOcean detaches the volumes and keeps them.
+        let url = format!("{}/v2/droplets/{id}", self.base);
+        match self.send(Method::DELETE, &url, None, false, true).await {
+            Ok(_) | Err(CloudError::NotFound) => Ok(()),
             Err(e) => Err(e),
         }
     }

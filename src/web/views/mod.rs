@@ -7,6 +7,7 @@ pub mod error;
 pub mod feed;
 pub mod index;
 pub mod info;
+pub mod launch_steps;
 pub mod launchpad;
 pub mod layout;
 pub mod operation;
