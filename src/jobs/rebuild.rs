@@ -209,7 +209,7 @@ mod tests {
         let h = every_10_min(0, 10 * H, |t| t < 4 * H);
         assert!(reason(&o, &h, 10 * H, 6 * H).is_some());
         assert!(reason(&o, &h[..h.len() - 1], 10 * H - 1, 6 * H).is_none());
-        let back = every_10_min(0, 10 * H, |t| t < 4 * H || t >= 10 * H);
+        let back = every_10_min(0, 10 * H, |t| !(4 * H..10 * H).contains(&t));
         assert!(reason(&o, &back, 10 * H, 6 * H).is_none());
     }
 

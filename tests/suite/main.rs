@@ -33,4 +33,5 @@ mod security;
 mod security_headers;
 mod seed;
 mod simulation;
+mod soak;
 mod wallet_rpc;

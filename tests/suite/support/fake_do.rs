@@ -106,6 +106,22 @@ pub enum Fault {
     Truncated,
 }
 
+/// What chaos deals: server errors, rate limits, lost answers, empty and
+/// cut-off bodies. (Hangs cost the client's 30-second timeout each; the
+/// hostile-server tests have them.)
+pub const CHAOS: [Fault; 10] = [
+    Fault::Status(500),
+    Fault::Status(503),
+    Fault::Status(500),
+    Fault::StatusRetryAfter(429, 1),
+    Fault::StatusRetryAfter(429, 1),
+    Fault::AfterCommit(502),
+    Fault::AfterCommit(500),
+    Fault::EmptyOk,
+    Fault::Truncated,
+    Fault::Truncated,
+];
+
 #[derive(Debug, Clone)]
 struct Injected {
     method: String,
@@ -181,6 +197,14 @@ pub struct DoState {
     /// Every request, `METHOD /path?query`, in order.
     pub log: Vec<String>,
     faults: Vec<Injected>,
+    /// Random faults: this many requests in 1,000 (besides injected ones)
+    /// meet one of [`CHAOS`], from a seeded generator.
+    pub chaos_per_mille: u32,
+    chaos_seed: u64,
+    /// Faults the chaos handed out, by kind.
+    pub chaos_dealt: HashMap<String, usize>,
+    /// Every droplet ever created: its id and tags.
+    pub created_droplets: Vec<(u64, Vec<String>)>,
     next_id: u64,
     booted: u64,
     /// The public IPv4 droplets get when booted (otherwise 203.0.113.x).
@@ -202,6 +226,10 @@ impl DoState {
             counts: HashMap::new(),
             log: Vec::new(),
             faults: Vec::new(),
+            chaos_per_mille: 0,
+            chaos_seed: 0x9e37_79b9_7f4a_7c15,
+            chaos_dealt: HashMap::new(),
+            created_droplets: Vec::new(),
             next_id: 3_164_000,
             booted: 0,
             boot_ipv4: None,
@@ -218,12 +246,35 @@ impl DoState {
         format!("506f78a4-e098-11e5-ad9f-{n:012x}")
     }
 
-    /// Removes and returns the first fault queued for this request.
+    /// Removes and returns the first fault queued for this request, or
+    /// deals a random one when chaos is on.
     fn take_fault(&mut self, method: &Method, path_and_query: &str) -> Option<Fault> {
         let i = self.faults.iter().position(|f| {
             f.method.eq_ignore_ascii_case(method.as_str()) && path_and_query.starts_with(&f.prefix)
-        })?;
-        Some(self.faults.remove(i).fault)
+        });
+        match i {
+            Some(i) => Some(self.faults.remove(i).fault),
+            None => self.chaos(),
+        }
+    }
+
+    fn chaos(&mut self) -> Option<Fault> {
+        if self.chaos_per_mille == 0 {
+            return None;
+        }
+        // xorshift64*: reproducible from the seed, no dependency.
+        let mut x = self.chaos_seed;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.chaos_seed = x;
+        let r = x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32;
+        if r % 1000 >= u64::from(self.chaos_per_mille) {
+            return None;
+        }
+        let fault = CHAOS[(r / 1000) as usize % CHAOS.len()];
+        *self.chaos_dealt.entry(format!("{fault:?}")).or_default() += 1;
+        Some(fault)
     }
 
     fn total_requests(&self) -> usize {
@@ -1037,6 +1088,7 @@ fn create_droplet(st: &mut DoState, body: &Bytes) -> Result<Answer, Answer> {
             }]},
         }),
     );
+    st.created_droplets.push((d.id, d.tags.clone()));
     st.droplets.push(d);
     Ok(a)
 }
