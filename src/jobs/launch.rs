@@ -227,16 +227,23 @@ async fn advance(st: &AppState, out: &mut Outcome, mut op: Operation) -> Result<
             }
             LaunchStep::Droplet => {
                 // A droplet given up by a rebuild is never adopted; it is
-                // deleted (its volume kept) while DigitalOcean still lists it.
-                let mut tagged = st.clients.cloud.droplets_tagged(&op.tag()).await?;
-                for d in tagged
+                // deleted (its volume kept) while DigitalOcean still lists
+                // it, and a new one is made only once none is listed: the
+                // volume is free then, and a create whose answer is lost can
+                // only find the new one.
+                let tagged = st.clients.cloud.droplets_tagged(&op.tag()).await?;
+                let retired: Vec<u64> = tagged
                     .iter()
-                    .filter(|d| op.retired_droplets.contains(&d.id))
-                {
-                    st.clients.cloud.delete_droplet_keep_volumes(d.id).await?;
-                    out.did(format!("{}: deleted retired droplet {}", op.codename, d.id));
+                    .map(|d| d.id)
+                    .filter(|id| op.retired_droplets.contains(id))
+                    .collect();
+                if !retired.is_empty() {
+                    for id in retired {
+                        st.clients.cloud.delete_droplet_keep_volumes(id).await?;
+                        out.did(format!("{}: deleted retired droplet {id}", op.codename));
+                    }
+                    return Ok(());
                 }
-                tagged.retain(|d| !op.retired_droplets.contains(&d.id));
                 let d = match tagged.into_iter().next() {
                     Some(d) => d,
                     None => {

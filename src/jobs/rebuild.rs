@@ -10,9 +10,11 @@
 //! The rebuild itself is one transaction: the operation goes back to
 //! `launching` at its droplet step, the old droplet is *retired* (never
 //! adopted again) and the launch pass destroys it while DigitalOcean still
-//! lists it, then creates the new droplet with the recorded volume and points
-//! the DNS records at it. Billing keeps its billed-until time; the hours
-//! between the old droplet's last payout and the new droplet are not billed.
+//! lists it, and only once it is no longer listed creates the new droplet
+//! with the recorded volume and points the DNS records at it. Billing stops
+//! at the rebuild (billed-until is cleared) and starts again with the new
+//! droplet: the hours between the old droplet's last payout and the new
+//! droplet are not billed.
 
 use super::Outcome;
 use crate::app::AppState;
@@ -131,22 +133,15 @@ async fn rebuild(st: &AppState, op: &Operation, why: &str) -> Result<(), AppErro
             o.node_reports.clear();
             o.rebuilds += 1;
             o.problem = Some(problem);
+            // No node, no billing: it starts again with the new droplet.
+            o.billed_until = None;
+            // The onion key lived on the old droplet's disk.
+            o.onion = None;
         },
     )
     .await?;
+    // (The `rebuilt` event is a notice: `transition` tells the operator.)
     st.cache.node_info.invalidate(&op.id).await;
-    st.clients
-        .notifier
-        .notify(&crate::clients::Notice {
-            op_id: Some(op.id.clone()),
-            codename: Some(op.codename.clone()),
-            kind: "node-rebuilt".into(),
-            message: format!(
-                "The node of {} is being rebuilt on a fresh droplet: {why}.",
-                op.codename
-            ),
-        })
-        .await;
     Ok(())
 }
 

@@ -81,6 +81,11 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
         };
         if out.dry_run {
             out.did(format!("would destroy {what}"));
+        } else if extra_of.is_some() {
+            // An extra may hold the operation's volume (the chain): only
+            // the droplet goes; the volume rules below decide the rest.
+            st.clients.cloud.delete_droplet_keep_volumes(d.id).await?;
+            out.did(format!("deleted {what}, keeping its volumes"));
         } else {
             st.clients.cloud.destroy_droplet(d.id).await?;
             out.did(format!("destroyed {what}"));

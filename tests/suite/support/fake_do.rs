@@ -203,8 +203,8 @@ pub struct DoState {
     chaos_seed: u64,
     /// Faults the chaos handed out, by kind.
     pub chaos_dealt: HashMap<String, usize>,
-    /// Every droplet ever created: its id and tags.
-    pub created_droplets: Vec<(u64, Vec<String>)>,
+    /// Every droplet ever created: its id, tags and creation time (Unix).
+    pub created_droplets: Vec<(u64, Vec<String>, i64)>,
     next_id: u64,
     booted: u64,
     /// The public IPv4 droplets get when booted (otherwise 203.0.113.x).
@@ -1088,7 +1088,8 @@ fn create_droplet(st: &mut DoState, body: &Bytes) -> Result<Answer, Answer> {
             }]},
         }),
     );
-    st.created_droplets.push((d.id, d.tags.clone()));
+    st.created_droplets
+        .push((d.id, d.tags.clone(), chrono::Utc::now().timestamp()));
     st.droplets.push(d);
     Ok(a)
 }
