@@ -87,15 +87,35 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
         return Ok(());
     }
     let now = st.now();
-    for op in ops_in(st, &[State::Active, State::LowFunds]).await? {
+    let mut due = Vec::new();
+    let mut answered = 0;
+    let ops = ops_in(st, &[State::Active, State::LowFunds]).await?;
+    let launched = ops.len();
+    for op in ops {
         let id = op.id.clone();
         let history = st
             .store
             .run(move |s| s.health(&id).map_err(AppError::from))
             .await?;
-        let Some(why) = reason(&op, &history, now, limit) else {
-            continue;
-        };
+        if history
+            .iter()
+            .any(|s| s.reachable && now - s.at <= FRESH_SECS)
+        {
+            answered += 1;
+        }
+        if let Some(why) = reason(&op, &history, now, limit) {
+            due.push((op, why));
+        }
+    }
+    if cut_off(launched, answered, due.len()) {
+        out.failed(format!(
+            "{} of {launched} nodes look dead and none answered a probe in the last {}: the appliance may be cut off from its nodes; nothing is rebuilt",
+            due.len(),
+            crate::clock::duration(FRESH_SECS as u64)
+        ));
+        return Ok(());
+    }
+    for (op, why) in due {
         if out.dry_run {
             out.did(format!("{}: would rebuild: {why}", op.codename));
             continue;
@@ -104,6 +124,14 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
         out.did(format!("{}: rebuilding: {why}", op.codename));
     }
     Ok(())
+}
+
+/// Whether the probes rather than the nodes look broken: two or more nodes
+/// would be rebuilt and not one launched node answered lately (the
+/// appliance's own network is the likelier fault; rebuilding every node
+/// again and again would not mend it).
+pub fn cut_off(launched: usize, answered: usize, due: usize) -> bool {
+    due >= 2 && launched >= 2 && answered == 0
 }
 
 /// Sends `op` back to its launch's droplet step with its droplet retired.
@@ -206,6 +234,14 @@ mod tests {
         assert!(reason(&o, &h[..h.len() - 1], 10 * H - 1, 6 * H).is_none());
         let back = every_10_min(0, 10 * H, |t| !(4 * H..10 * H).contains(&t));
         assert!(reason(&o, &back, 10 * H, 6 * H).is_none());
+    }
+
+    #[test]
+    fn an_appliance_cut_off_from_every_node_rebuilds_none() {
+        assert!(cut_off(3, 0, 2), "no node answers: the probes are suspect");
+        assert!(!cut_off(3, 1, 2), "one answers: the dead ones are dead");
+        assert!(!cut_off(1, 0, 1), "a single node cannot be told apart");
+        assert!(!cut_off(5, 0, 1));
     }
 
     #[test]
