@@ -63,17 +63,7 @@ pub async fn run_once(st: &AppState, out: &mut Outcome) -> Result<(), AppError> 
                 database_size: i.database_size,
                 status: i.status.clone(),
             },
-            Err(e) => HealthSample {
-                at: now,
-                reachable: false,
-                height: 0,
-                target_height: 0,
-                synchronized: false,
-                peers_in: 0,
-                peers_out: 0,
-                database_size: 0,
-                status: e.to_string(),
-            },
+            Err(e) => HealthSample::unreachable(now, e.to_string()),
         };
         out.did(format!(
             "{}: {}",

@@ -188,15 +188,8 @@ mod tests {
 
     fn probe(at: i64, reachable: bool) -> HealthSample {
         HealthSample {
-            at,
             reachable,
-            height: 0,
-            target_height: 0,
-            synchronized: false,
-            peers_in: 0,
-            peers_out: 0,
-            database_size: 0,
-            status: String::new(),
+            ..HealthSample::unreachable(at, String::new())
         }
     }
 

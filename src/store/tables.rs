@@ -73,6 +73,23 @@ pub struct HealthSample {
     pub status: String,
 }
 
+impl HealthSample {
+    /// A probe the node did not answer, with why.
+    pub fn unreachable(at: i64, status: String) -> Self {
+        Self {
+            at,
+            reachable: false,
+            height: 0,
+            target_height: 0,
+            synchronized: false,
+            peers_in: 0,
+            peers_out: 0,
+            database_size: 0,
+            status,
+        }
+    }
+}
+
 /// `schema_version` and other single values.
 pub const META: Table<u64> = Table::new("meta");
 /// Operations by id.

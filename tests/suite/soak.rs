@@ -149,14 +149,6 @@ async fn price_server() -> String {
     url
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A seeded generator for the kill times (xorshift64).
 fn next(seed: &mut u64) -> u64 {
     *seed ^= *seed << 13;
@@ -221,7 +213,7 @@ async fn ten_minutes_of_faults_and_kills_launch_once_pay_once_and_leave_nothing_
         st.chaos_per_mille = 100;
     }
     let price = price_server().await;
-    let port = free_port();
+    let port = support::monero::free_port();
     let dir = tempfile::tempdir().unwrap();
     let mut env: Vec<(String, String)> = [
         ("DATA_DIR", dir.path().display().to_string()),
